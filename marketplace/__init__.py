@@ -1,0 +1,77 @@
+"""青岛技术转移服务平台 — the Flask application factory."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import load_config
+from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# One entry per feature package; each has views.bp and may have cli.register(app).
+FEATURES = (
+    "portal",
+    "accounts",
+    "listings",
+    "messaging",
+    "notifications",
+    "admin",
+    "demo",
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    settings = load_config(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from marketplace.core import i18n, templating
+    from marketplace.core.errors import register_error_handlers
+
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    templating.register(app)
+    register_error_handlers(app)
+    _import_models()
+
+    for feature in FEATURES:
+        views = _optional_module(f"marketplace.{feature}.views")
+        if views is not None:
+            app.register_blueprint(views.bp)
+        cli = _optional_module(f"marketplace.{feature}.cli")
+        if cli is not None:
+            cli.register(app)
+    return app
+
+
+def _optional_module(name: str):
+    try:
+        return import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def _import_models() -> None:
+    """Import every feature's models so the metadata (and Alembic) sees all tables."""
+    for feature in ("accounts", "listings", "messaging", "notifications"):
+        import_module(f"marketplace.{feature}.models")
+    import_module("marketplace.core.audit")

@@ -1,0 +1,48 @@
+"""The permission mechanism: decorators for views, and ``require`` for services.
+
+Object rules (who may edit a listing, read a thread …) live next to the feature they protect;
+they are plain functions ``can_<action>(user, obj) -> bool`` called from views and services alike.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from marketplace.accounts.roles import Role
+from marketplace.core.errors import PermissionDenied
+
+
+def roles_required(*roles: str):
+    """View decorator: signed in, with one of ``roles`` (admins pass every role check)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not (current_user.role in roles or current_user.role == Role.ADMIN):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+admin_required = roles_required(Role.ADMIN)
+
+
+def require(allowed: bool, message: str | None = None) -> None:
+    """Service guard: raise PermissionDenied (HTTP 403 with a message) unless ``allowed``."""
+    if not allowed:
+        raise PermissionDenied(message or _("您没有权限执行此操作"))
+
+
+def is_org_admin_of(user, organisation) -> bool:
+    return bool(
+        user.is_authenticated and organisation is not None
+        and user.organisation_id == organisation.id and user.is_org_admin
+    )

@@ -1,0 +1,1 @@
+"""Platform administration: the review queue, organisation verification, user roles, audit log."""

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from marketplace.accounts import services as account_services
+from marketplace.accounts.models import Organisation, User
+from marketplace.accounts.permissions import admin_required
+from marketplace.accounts.roles import ORG_KIND_LABELS, ROLE_LABELS, VERIFICATION_LABELS, Role
+from marketplace.core.audit import AuditEvent
+from marketplace.core.errors import ServiceError
+from marketplace.core.pagination import paginate
+from marketplace.extensions import db
+from marketplace.listings import queries, services
+from marketplace.listings.forms import ReviewForm
+from marketplace.listings.models import KIND_LABELS, Listing
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@admin_required
+def _admins_only():
+    """Every page under /admin is for platform administrators only."""
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for(".review_queue"))
+
+
+@bp.route("/review")
+def review_queue():
+    kind, industry = request.args.get("kind"), request.args.get("industry")
+    page = paginate(queries.review_queue(kind, industry), per_page=20)
+    return render_template("admin/review_queue.html", page=page, kind=kind, industry=industry,
+                           kind_labels=KIND_LABELS, form=ReviewForm())
+
+
+@bp.route("/review/<int:listing_id>", methods=["GET", "POST"])
+def review(listing_id: int):
+    listing = db.get_or_404(Listing, listing_id)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        decision = request.form.get("decision")
+        try:
+            if decision == "approve":
+                services.approve(current_user, listing)
+            elif decision == "reject":
+                services.reject(current_user, listing, form.reason.data)
+            else:
+                raise ServiceError(_("请选择通过或不通过"))
+        except ServiceError as error:
+            db.session.rollback()
+            form.reason.errors = [*form.reason.errors, error.message]
+        else:
+            db.session.commit()
+            flash(_("已审核通过「%(title)s」", title=listing.title) if decision == "approve"
+                  else _("已退回「%(title)s」", title=listing.title), "success")
+            return redirect(url_for(".review_queue"))
+    return render_template("admin/review.html", listing=listing, form=form), 400 if form.errors else 200
+
+
+@bp.route("/review/bulk-approve", methods=["POST"])
+def bulk_approve():
+    ids = [int(value) for value in request.form.getlist("listing_ids") if value.isdigit()]
+    if not ids:
+        flash(_("请先勾选要通过的信息"), "warning")
+        return redirect(url_for(".review_queue"))
+    approved, problems = services.bulk_approve(current_user, ids)
+    db.session.commit()
+    flash(_("已通过 %(n)d 条", n=approved), "success")
+    for problem in problems:
+        flash(problem, "warning")
+    return redirect(url_for(".review_queue"))
+
+
+@bp.route("/organisations")
+def organisations():
+    status = request.args.get("status", "pending")
+    statement = select(Organisation).order_by(Organisation.created_at.desc(), Organisation.id.desc())
+    if status in VERIFICATION_LABELS:
+        statement = statement.where(Organisation.verification == status)
+    q = (request.args.get("q") or "").strip()
+    if q:
+        statement = statement.where(or_(Organisation.name.ilike(f"%{q}%"), Organisation.uscc == q.upper()))
+    page = paginate(statement, per_page=20)
+    return render_template("admin/organisations.html", page=page, status=status, q=q,
+                           verification_labels=VERIFICATION_LABELS, kind_labels=ORG_KIND_LABELS)
+
+
+@bp.route("/organisations/<int:org_id>/verify", methods=["POST"])
+def verify_organisation(org_id: int):
+    organisation = db.get_or_404(Organisation, org_id)
+    approve = request.form.get("decision") == "approve"
+    try:
+        account_services.review_organisation(current_user, organisation, approve, request.form.get("note"))
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("「%(name)s」已认证", name=organisation.name) if approve
+              else _("「%(name)s」认证未通过", name=organisation.name), "success")
+    return redirect(request.referrer or url_for(".organisations"))
+
+
+@bp.route("/users")
+def users():
+    statement = select(User).order_by(User.id.desc())
+    role = request.args.get("role")
+    if role in ROLE_LABELS:
+        statement = statement.where(User.role == role)
+    q = (request.args.get("q") or "").strip()
+    if q:
+        statement = statement.where(or_(User.email.ilike(f"%{q}%"), User.name.ilike(f"%{q}%")))
+    page = paginate(statement, per_page=30)
+    return render_template("admin/users.html", page=page, role=role, q=q, role_labels=ROLE_LABELS)
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+def set_role(user_id: int):
+    user = db.get_or_404(User, user_id)
+    try:
+        account_services.set_role(current_user, user, request.form.get("role", ""),
+                                  request.form.get("certificate_no"))
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("已将 %(name)s 的角色设为%(role)s", name=user.name, role=ROLE_LABELS[Role(user.role)]), "success")
+    return redirect(request.referrer or url_for(".users"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def set_active(user_id: int):
+    user = db.get_or_404(User, user_id)
+    try:
+        account_services.set_active(current_user, user, request.form.get("active") == "1")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("账号状态已更新"), "success")
+    return redirect(request.referrer or url_for(".users"))
+
+
+@bp.route("/audit")
+def audit_log():
+    statement = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if request.args.get("object_type"):
+        statement = statement.where(AuditEvent.object_type == request.args["object_type"])
+    page = paginate(statement, per_page=50)
+    return render_template("admin/audit.html", page=page)

@@ -1,0 +1,1 @@
+"""Shared building blocks: model mixins, money, taxonomy codes, pagination, errors, audit trail."""

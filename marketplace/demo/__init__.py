@@ -1,0 +1,1 @@
+"""Demo data: a realistic Qingdao marketplace for `make run` and for trying the product."""

@@ -1,0 +1,138 @@
+"""Read paths: the public browse filters and the owner's dashboard (full-text search comes with search/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import Select, String, cast, or_, select
+
+from marketplace.core import taxonomy
+from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
+
+SORTS = {
+    "newest": lambda model: (model.published_at.desc(), model.id.desc()),
+    "popular": lambda model: (model.view_count.desc(), model.id.desc()),
+    "price_asc": lambda model: (model.price_cny.asc().nulls_last(), model.id.desc()),
+    "price_desc": lambda model: (model.price_cny.desc().nulls_last(), model.id.desc()),
+    "budget_desc": lambda model: (model.budget_max_cny.desc().nulls_last(), model.id.desc()),
+    "deadline": lambda model: (model.deadline.asc().nulls_last(), model.id.desc()),
+}
+
+
+@dataclass
+class BrowseFilters:
+    q: str | None = None
+    industry: str | None = None
+    district: str | None = None
+    cooperation_mode: str | None = None
+    trl_min: int | None = None
+    trl_max: int | None = None
+    amount_min: Decimal | None = None  # yuan; price for achievements, budget for demands
+    amount_max: Decimal | None = None
+    challenge_only: bool = False
+    sort: str = "newest"
+    active: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args) -> BrowseFilters:
+        """Read filters from query arguments, ignoring values that are not valid codes or numbers."""
+        filters = cls()
+        filters.q = (args.get("q") or "").strip()[:100] or None
+        if args.get("industry") in taxonomy.INDUSTRIES:
+            filters.industry = args["industry"]
+        if args.get("district") in taxonomy.DISTRICTS:
+            filters.district = args["district"]
+        if args.get("mode") in taxonomy.COOPERATION_MODES:
+            filters.cooperation_mode = args["mode"]
+        filters.trl_min = _int_in(args.get("trl_min"), 1, 9)
+        filters.trl_max = _int_in(args.get("trl_max"), 1, 9)
+        # The amount filters are entered in 万元, as users think about technology prices.
+        filters.amount_min = _wan(args.get("amount_min"))
+        filters.amount_max = _wan(args.get("amount_max"))
+        filters.challenge_only = args.get("challenge") == "1"
+        filters.sort = args.get("sort") if args.get("sort") in SORTS else "newest"
+        return filters
+
+
+def _int_in(raw, low: int, high: int) -> int | None:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if low <= value <= high else None
+
+
+def _wan(raw) -> Decimal | None:
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return value * 10_000 if value.is_finite() and value >= 0 else None
+
+
+def browse(kind: str, filters: BrowseFilters) -> Select:
+    model = MODEL_FOR_KIND[ListingKind(kind)]
+    statement = select(model).where(model.status == ListingStatus.PUBLISHED)
+    if filters.q:
+        pattern = f"%{filters.q}%"
+        statement = statement.where(or_(
+            model.title.ilike(pattern), model.summary.ilike(pattern), model.description.ilike(pattern),
+            model.org_name.ilike(pattern), cast(model.keywords, String).ilike(pattern),
+        ))
+    if filters.industry:
+        statement = statement.where(model.industry == filters.industry)
+    if filters.district:
+        statement = statement.where(model.district == filters.district)
+    if filters.cooperation_mode:
+        # JSON list membership, portable across SQLite and PostgreSQL: codes are quoted in the text form.
+        statement = statement.where(cast(model.cooperation_modes, String).like(f'%"{filters.cooperation_mode}"%'))
+    trl_column = model.trl if kind == ListingKind.ACHIEVEMENT else model.min_trl
+    if filters.trl_min:
+        statement = statement.where(trl_column >= filters.trl_min)
+    if filters.trl_max:
+        statement = statement.where(trl_column <= filters.trl_max)
+    if kind == ListingKind.ACHIEVEMENT:
+        if filters.amount_min is not None:
+            statement = statement.where(model.price_cny >= filters.amount_min)
+        if filters.amount_max is not None:
+            statement = statement.where(model.price_cny <= filters.amount_max)
+    else:
+        # A demand fits a budget range when its own range overlaps it.
+        if filters.amount_min is not None:
+            statement = statement.where(model.budget_max_cny >= filters.amount_min)
+        if filters.amount_max is not None:
+            statement = statement.where(model.budget_min_cny <= filters.amount_max)
+        if filters.challenge_only:
+            statement = statement.where(model.challenge.is_(True))
+    return statement.order_by(*SORTS[filters.sort](model))
+
+
+def owned_by(user, kind: str | None = None, status: str | None = None) -> Select:
+    """The listings a user looks after: their own, and their organisation's when they administer it."""
+    conditions = [Listing.owner_id == user.id]
+    if user.is_org_admin and user.organisation_id:
+        conditions.append(Listing.organisation_id == user.organisation_id)
+    statement = select(Listing).where(or_(*conditions))
+    if kind:
+        statement = statement.where(Listing.kind == kind)
+    if status:
+        statement = statement.where(Listing.status == status)
+    return statement.order_by(Listing.updated_at.desc(), Listing.id.desc())
+
+
+def review_queue(kind: str | None = None, industry: str | None = None) -> Select:
+    statement = select(Listing).where(or_(
+        Listing.status == ListingStatus.SUBMITTED, Listing.pending_changes.is_not(None)
+    ))
+    if kind in (ListingKind.ACHIEVEMENT, ListingKind.DEMAND):
+        statement = statement.where(Listing.kind == kind)
+    if industry in taxonomy.INDUSTRIES:
+        statement = statement.where(Listing.industry == industry)
+    return statement.order_by(Listing.submitted_at.asc().nulls_last(), Listing.id)
+
+
+def favourites_of(user) -> Select:
+    return (select(Listing).join(Favourite, Favourite.listing_id == Listing.id)
+            .where(Favourite.user_id == user.id, Listing.status == ListingStatus.PUBLISHED)
+            .order_by(Favourite.created_at.desc()))

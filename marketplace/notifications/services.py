@@ -1,0 +1,111 @@
+"""Notify users: an in-app notification row, plus an email sent only once the transaction commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
+
+from marketplace.core.models import utcnow
+from marketplace.extensions import db
+from marketplace.notifications.mail import send_mail
+from marketplace.notifications.models import Notification
+
+# Every notification the platform sends; parameters are filled in when the reader opens it.
+MESSAGES = {
+    "listing_submitted": _l("「%(title)s」已提交，等待审核。"),
+    "listing_approved": _l("您发布的「%(title)s」已通过审核，现已公开。"),
+    "listing_rejected": _l("您发布的「%(title)s」未通过审核。原因：%(reason)s"),
+    "revision_approved": _l("您对「%(title)s」的修改已通过审核并生效。"),
+    "revision_rejected": _l("您对「%(title)s」的修改未通过审核，公开的仍是原版本。原因：%(reason)s"),
+    "inquiry_received": _l("%(sender)s 就「%(title)s」向您咨询：%(excerpt)s"),
+    "inquiry_reply": _l("%(sender)s 回复了关于「%(title)s」的咨询：%(excerpt)s"),
+    "challenge_application": _l("%(team)s 申请揭榜「%(title)s」。"),
+    "application_shortlisted": _l("您对「%(title)s」的揭榜申请已入围。"),
+    "application_won": _l("恭喜！您成功揭榜「%(title)s」。"),
+    "application_not_selected": _l("您对「%(title)s」的揭榜申请未入选。"),
+    "organisation_verified": _l("您的机构「%(name)s」已通过平台认证。"),
+    "organisation_rejected": _l("您的机构「%(name)s」认证未通过。原因：%(reason)s"),
+    "role_granted": _l("管理员已将您的角色设置为：%(role)s。"),
+}
+
+
+def render(notification: Notification) -> str:
+    template = MESSAGES.get(notification.kind)
+    if template is None:
+        return notification.kind
+    return str(template) % _ParamDefaults(notification.params or {})
+
+
+class _ParamDefaults(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def notify(user, kind: str, link: str | None = None, email: bool = True, **params: Any) -> Notification:
+    """Tell ``user`` about something. The caller commits; the email goes out after that commit."""
+    if kind not in MESSAGES:
+        raise KeyError(f"unknown notification kind {kind!r}")
+    notification = Notification(user_id=user.id, kind=kind, params=params, link=link)
+    db.session.add(notification)
+    if email and user.email:
+        with force_locale(current_app.config["DEFAULT_LOCALE"]):
+            body = str(MESSAGES[kind]) % _ParamDefaults(params)
+            subject = _("【青岛技术转移服务平台】%(text)s", text=body[:40])
+        if link:
+            body += "\n\n" + _absolute(link)
+        queue_mail(user.email, subject, body)
+    return notification
+
+
+def queue_mail(to: str, subject: str, body: str) -> None:
+    db.session.info.setdefault("pending_mail", []).append((to, subject, body))
+
+
+def _absolute(link: str) -> str:
+    if has_request_context():
+        return url_for("portal.home", _external=True).rstrip("/") + link
+    return link
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending_mail(session: Session) -> None:
+    for to, subject, body in session.info.pop("pending_mail", []):
+        try:
+            send_mail(to, subject, body)
+        except Exception:  # a mail server outage must not turn a saved change into an error page
+            current_app.logger.exception("could not send mail to %s", to)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_mail(session: Session) -> None:
+    session.info.pop("pending_mail", None)
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Notification).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    ) or 0
+
+
+def mark_read(user, notification_id: int | None = None) -> None:
+    """Mark one notification (or all of them) read; only the user's own rows are touched."""
+    statement = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        statement = statement.where(Notification.id == notification_id)
+    db.session.execute(statement.values(read_at=utcnow()))
+
+
+def notify_admins(kind: str, link: str | None = None, **params: Any) -> None:
+    from marketplace.accounts.models import User
+    from marketplace.accounts.roles import Role
+
+    for admin in db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))):
+        notify(admin, kind, link=link, email=False, **params)

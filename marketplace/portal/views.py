@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select, text
+
+from marketplace.core.i18n import SUPPORTED_LOCALES
+from marketplace.extensions import db
+from marketplace.listings import queries
+from marketplace.listings.models import Listing, ListingKind, ListingStatus
+
+bp = Blueprint("portal", __name__)
+
+
+@bp.route("/")
+def home():
+    latest = {
+        kind: db.session.scalars(queries.browse(kind, queries.BrowseFilters()).limit(6)).all()
+        for kind in ListingKind
+    }
+    counts = dict(db.session.execute(
+        select(Listing.kind, func.count()).where(Listing.status == ListingStatus.PUBLISHED).group_by(Listing.kind)
+    ).all())
+    challenges = db.session.scalars(
+        queries.browse(ListingKind.DEMAND, queries.BrowseFilters(challenge_only=True)).limit(3)
+    ).all()
+    return render_template("portal/home.html", latest=latest, counts=counts, challenges=challenges)
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard():
+    mine = db.session.scalars(queries.owned_by(current_user).limit(8)).all()
+    by_status = _status_counts()
+    return render_template("portal/dashboard.html", mine=mine, by_status=by_status)
+
+
+def _status_counts() -> dict[str, int]:
+    owned = queries.owned_by(current_user).order_by(None).subquery()
+    rows = db.session.execute(select(owned.c.status, func.count()).group_by(owned.c.status)).all()
+    return {status: count for status, count in rows}
+
+
+@bp.route("/lang/<locale>")
+def set_language(locale: str):
+    if locale in SUPPORTED_LOCALES:
+        session["locale"] = locale
+    target = request.referrer or url_for(".home")
+    return redirect(target)
+
+
+@bp.route("/healthz")
+def healthz():
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = {"status": "ok", "dialect": db.engine.dialect.name}
+    except Exception as error:  # health checks report failures rather than raise them
+        checks["database"] = {"status": "error", "error": str(error)[:200]}
+    healthy = all(check["status"] == "ok" for check in checks.values())
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503

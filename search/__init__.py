@@ -1,0 +1,1 @@
+"""Search and matching engine (see the search issue). A library: it never imports ``marketplace``."""
