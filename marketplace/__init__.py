@@ -42,7 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from marketplace.core import i18n, templating
+    from marketplace.core import database, i18n, templating  # noqa: F401  (database: engine events)
     from marketplace.core.errors import register_error_handlers
 
     babel.init_app(app, locale_selector=i18n.select_locale,

@@ -1,5 +1,7 @@
 """Flask extensions: created once here, bound to the app in ``create_app``."""
 
+import json
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -24,7 +26,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# JSON columns hold Chinese keywords; stored \uXXXX-escaped they could not be matched by the
+# LIKE-based keyword filter on SQLite (PostgreSQL's JSONB text form is unescaped either way).
+db = SQLAlchemy(model_class=Base, engine_options={
+    "json_serializer": lambda value: json.dumps(value, ensure_ascii=False),
+})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -23,7 +23,8 @@ class LoginForm(FlaskForm):
 
 class OrganisationFieldsMixin:
     org_name = StringField(_l("机构名称"), validators=[Optional(), Length(max=200)])
-    uscc = StringField(_l("统一社会信用代码"), validators=[Optional(), Length(max=30)],
+    # No Optional(): it would stop the chain before RegistrationForm.validate_uscc requires it of enterprises.
+    uscc = StringField(_l("统一社会信用代码"), validators=[Length(max=30)],
                        description=_l("企业必填，18位，见营业执照"))
     district = SelectField(_l("所在区市"), validators=[Optional()])
     industry = SelectField(_l("主要产业领域"), validators=[Optional()])

@@ -43,6 +43,9 @@ def _unauthorized():
 def _safe_next(default: str) -> str:
     target = request.args.get("next") or ""
     # Only same-site relative paths: an open redirect would let phishing links borrow our domain.
+    # Browsers drop tabs/newlines and read "\\" as "/", so "/\t/evil" or "/\\evil" would leave the site.
+    if any(char == "\\" or ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return default
     if target.startswith("/") and not target.startswith("//"):
         return target
     return default

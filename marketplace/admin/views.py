@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -14,10 +15,40 @@ from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import paginate
 from marketplace.extensions import db
 from marketplace.listings import queries, services
-from marketplace.listings.forms import ReviewForm
+from marketplace.listings.fields import editable_fields
+from marketplace.listings.forms import ListingForm, ReviewForm
 from marketplace.listings.models import KIND_LABELS, Listing
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# What the audit log calls each action; codes not listed here are shown as they are stored.
+ACTION_LABELS = {
+    "listing.created": _l("创建信息"),
+    "listing.updated": _l("修改信息"),
+    "listing.submitted": _l("提交审核"),
+    "listing.revision_submitted": _l("提交修改审核"),
+    "listing.withdrawn": _l("撤回审核"),
+    "listing.approved": _l("审核通过"),
+    "listing.rejected": _l("审核不通过"),
+    "listing.archived": _l("下架"),
+    "listing.deleted": _l("删除草稿"),
+    "organisation.verified": _l("机构认证通过"),
+    "organisation.rejected": _l("机构认证未通过"),
+    "organisation.updated": _l("修改机构资料"),
+    "organisation.member_invited": _l("邀请机构成员"),
+    "user.registered": _l("注册"),
+    "user.role_changed": _l("变更角色"),
+    "user.activated": _l("启用账号"),
+    "user.deactivated": _l("停用账号"),
+    "user.password_changed": _l("修改密码"),
+    "inquiry.sent": _l("发送咨询"),
+}
+OBJECT_TYPE_LABELS = {
+    "listings": _l("信息"),
+    "organisations": _l("机构"),
+    "users": _l("用户"),
+    "inquiry_threads": _l("咨询"),
+}
 
 
 @bp.before_request
@@ -60,7 +91,14 @@ def review(listing_id: int):
             flash(_("已审核通过「%(title)s」", title=listing.title) if decision == "approve"
                   else _("已退回「%(title)s」", title=listing.title), "success")
             return redirect(url_for(".review_queue"))
-    return render_template("admin/review.html", listing=listing, form=form), 400 if form.errors else 200
+    return render_template("admin/review.html", listing=listing, form=form,
+                           field_labels=_field_labels(listing.kind)), 400 if form.errors else 200
+
+
+def _field_labels(kind: str) -> dict[str, str]:
+    """The listing form's own labels, so the review page names fields as the publisher saw them."""
+    form = ListingForm(kind, formdata=None, meta={"csrf": False})
+    return {name: str(getattr(form, name).label.text) for name in editable_fields(kind)}
 
 
 @bp.route("/review/bulk-approve", methods=["POST"])
@@ -155,4 +193,14 @@ def audit_log():
     if request.args.get("object_type"):
         statement = statement.where(AuditEvent.object_type == request.args["object_type"])
     page = paginate(statement, per_page=50)
-    return render_template("admin/audit.html", page=page)
+    return render_template("admin/audit.html", page=page, actors=_users_by_id(e.actor_id for e in page.items),
+                           object_type=request.args.get("object_type"), action_labels=ACTION_LABELS,
+                           object_type_labels=OBJECT_TYPE_LABELS)
+
+
+def _users_by_id(ids) -> dict[int, User]:
+    """The actors on one page of the audit log, in one query rather than one per row."""
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(wanted)))}

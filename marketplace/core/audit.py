@@ -27,6 +27,8 @@ class AuditEvent(db.Model):
 
 def record(actor, action: str, obj, **detail: Any) -> AuditEvent:
     """Add an audit row for ``obj`` to the session; the caller's commit makes it durable with the change."""
+    # Views pass ``current_user`` (a LocalProxy) as the object too: its type says nothing about the table.
+    obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
         action=action,

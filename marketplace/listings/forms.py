@@ -27,6 +27,10 @@ class CheckboxList(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def pre_validate(self, form):
+        # WTForms' own "not a valid choice" message is English-only; clean_listing names the unknown code.
+        pass
+
 
 def _with_blank(pairs, blank=_l("请选择")):
     return [("", blank)] + list(pairs)
@@ -119,4 +123,12 @@ class ChallengeApplicationForm(FlaskForm):
                              description=_l("技术路线、团队基础、进度安排与预期指标"))
 
 
-__all__ = ["ListingForm", "ReviewForm", "AttachmentForm", "ChallengeApplicationForm"]
+__all__ = ["ImportForm", "ListingForm", "ReviewForm", "AttachmentForm", "ChallengeApplicationForm"]
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("JSON Lines 文件"), validators=[FileRequired(_l("请选择要导入的文件"))],
+                     description=_l("每行一个 JSON 对象，UTF-8 编码，字段见《成果/需求交换格式》"))
+    dry_run = BooleanField(_l("只检查，不保存"))
+    all_or_nothing = BooleanField(_l("有任何一行出错则全部不导入"))
+    to_review = BooleanField(_l("导入后进入审核队列（不直接发布）"))

@@ -179,3 +179,5 @@ def mine():
 def favourites():
     page = paginate(queries.favourites_of(current_user), per_page=20)
     return render_template("listings/favourites.html", page=page)
+from marketplace.listings import import_views  # noqa: E402,F401  (routes on bp)
+from marketplace.listings import attachment_views, challenge_views  # noqa: E402,F401  (routes on bp)

@@ -56,7 +56,8 @@ def notify(user, kind: str, link: str | None = None, email: bool = True, **param
     if email and user.email:
         with force_locale(current_app.config["DEFAULT_LOCALE"]):
             body = str(MESSAGES[kind]) % _ParamDefaults(params)
-            subject = _("【青岛技术转移服务平台】%(text)s", text=body[:40])
+            # Parameters such as a message excerpt may hold line breaks, which a mail header may not.
+            subject = _("【青岛技术转移服务平台】%(text)s", text=" ".join(body.split())[:40])
         if link:
             body += "\n\n" + _absolute(link)
         queue_mail(user.email, subject, body)
@@ -64,18 +65,34 @@ def notify(user, kind: str, link: str | None = None, email: bool = True, **param
 
 
 def queue_mail(to: str, subject: str, body: str) -> None:
-    db.session.info.setdefault("pending_mail", []).append((to, subject, body))
+    # Remember the savepoint (if any) the mail was queued in: rolling that savepoint back must
+    # drop this mail only, not mail queued by earlier, successful steps of the same request.
+    session = db.session()
+    session.info.setdefault("pending_mail", []).append((session.get_nested_transaction(), to, subject, body))
 
 
 def _absolute(link: str) -> str:
-    if has_request_context():
+    # Outside a request (CLI, workers) an absolute URL needs SERVER_NAME; a bare path is the fallback.
+    if link.startswith(("http://", "https://")):
+        return link
+    if has_request_context() or current_app.config.get("SERVER_NAME"):
         return url_for("portal.home", _external=True).rstrip("/") + link
     return link
 
 
+# SQLAlchemy fires after_commit / after_rollback for savepoints (begin_nested) too, e.g. in
+# bulk_approve. Releasing a savepoint is not a commit: its mail waits for the enclosing transaction.
 @event.listens_for(Session, "after_commit")
 def _send_pending_mail(session: Session) -> None:
-    for to, subject, body in session.info.pop("pending_mail", []):
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:
+        enclosing = savepoint.parent if savepoint.parent is not None and savepoint.parent.nested else None
+        session.info["pending_mail"] = [
+            (enclosing if owner is savepoint else owner, *mail)
+            for owner, *mail in session.info.get("pending_mail", [])
+        ]
+        return
+    for _savepoint, to, subject, body in session.info.pop("pending_mail", []):
         try:
             send_mail(to, subject, body)
         except Exception:  # a mail server outage must not turn a saved change into an error page
@@ -84,7 +101,13 @@ def _send_pending_mail(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending_mail(session: Session) -> None:
-    session.info.pop("pending_mail", None)
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        session.info.pop("pending_mail", None)
+        return
+    session.info["pending_mail"] = [
+        entry for entry in session.info.get("pending_mail", []) if entry[0] is not savepoint
+    ]
 
 
 def unread_count(user) -> int:

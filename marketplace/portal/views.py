@@ -21,10 +21,12 @@ def home():
     counts = dict(db.session.execute(
         select(Listing.kind, func.count()).where(Listing.status == ListingStatus.PUBLISHED).group_by(Listing.kind)
     ).all())
-    challenges = db.session.scalars(
-        queries.browse(ListingKind.DEMAND, queries.BrowseFilters(challenge_only=True)).limit(3)
-    ).all()
-    return render_template("portal/home.html", latest=latest, counts=counts, challenges=challenges)
+    open_challenges = db.session.scalar(
+        select(func.count()).select_from(
+            queries.browse(ListingKind.DEMAND, queries.BrowseFilters(challenge_only=True)).order_by(None).subquery()
+        )
+    )
+    return render_template("portal/home.html", latest=latest, counts=counts, open_challenges=open_challenges)
 
 
 @bp.route("/dashboard")

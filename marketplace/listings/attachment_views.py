@@ -1,0 +1,78 @@
+"""Routes for listing attachments, on the listings blueprint: upload, download, delete."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from marketplace.core.errors import ServiceError
+from marketplace.extensions import db
+from marketplace.listings import attachments
+from marketplace.listings.forms import AttachmentForm
+from marketplace.listings.models import Attachment
+from marketplace.listings.views import bp, editable_listing_or_403, get_listing_or_404
+
+
+def _back_to(listing_id: int):
+    return redirect(url_for(".detail", listing_id=listing_id, _anchor="attachments"))
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: int | None) -> str:
+    return attachments.format_size(size or 0)
+
+
+@bp.app_template_global()
+def attachment_slots_left(listing) -> int:
+    return attachments.slots_left(listing)
+
+
+@bp.route("/listings/<int:listing_id>/attachments", methods=["POST"])
+@login_required
+def upload_attachment(listing_id: int):
+    listing = editable_listing_or_403(listing_id)
+    form = AttachmentForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return _back_to(listing_id)
+    try:
+        attachment = attachments.add_attachment(current_user, listing, form.file.data)
+    except ServiceError as error:
+        db.session.rollback()
+        if error.status_code == 403:
+            raise
+        flash(error.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("已上传附件「%(name)s」", name=attachment.filename), "success")
+    return _back_to(listing_id)
+
+
+@bp.route("/attachments/<int:attachment_id>")
+def download_attachment(attachment_id: int):
+    attachment = db.get_or_404(Attachment, attachment_id)
+    path = attachments.open_attachment(current_user, attachment)
+    is_pdf = attachment.content_type == "application/pdf"
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=is_pdf,
+                         download_name=attachment.filename)
+    # The bytes were checked on upload, but a polyglot file must still never run as a page here.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    if not attachment.listing.is_published:
+        response.cache_control.private = True
+    return response
+
+
+@bp.route("/attachments/<int:attachment_id>/delete", methods=["POST"])
+@login_required
+def delete_attachment(attachment_id: int):
+    attachment = db.get_or_404(Attachment, attachment_id)
+    listing_id = get_listing_or_404(attachment.listing_id).id
+    name = attachment.filename
+    attachments.delete_attachment(current_user, attachment)  # PermissionDenied -> 403 page
+    db.session.commit()
+    flash(_("已删除附件「%(name)s」", name=name), "success")
+    return _back_to(listing_id)
