@@ -46,11 +46,13 @@ def format_money(amount: Decimal | int | None, negotiable: str | None = None) ->
     if amount is None:
         return negotiable if negotiable is not None else _("面议")
     amount = Decimal(amount)
-    if amount >= YI:
-        return _("%(n)s亿元", n=_trim((amount / YI).quantize(CENT)))
+    wan = (amount / WAN).quantize(CENT, rounding=ROUND_HALF_UP)
+    # Compare after rounding: 99,999,999元 rounds to 10,000.00万, which reads as 1亿元.
+    if wan >= YI / WAN:
+        return _("%(n)s亿元", n=_trim((amount / YI).quantize(CENT, rounding=ROUND_HALF_UP)))
     if amount >= WAN:
-        return _("%(n)s万元", n=_trim((amount / WAN).quantize(CENT)))
-    return _("%(n)s元", n=_trim(amount))
+        return _("%(n)s万元", n=_trim(wan))
+    return _("%(n)s元", n=_trim(amount.quantize(CENT, rounding=ROUND_HALF_UP)))
 
 
 def format_money_range(low: Decimal | None, high: Decimal | None) -> str:

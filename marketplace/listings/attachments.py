@@ -219,7 +219,7 @@ def _after_rollback(session: Session) -> None:
     new = session.info.get(_NEW_FILES, [])
     _unlink_all(path for owner, path in new if owner is savepoint)
     for key in (_NEW_FILES, _DOOMED_FILES):
-        session.info[key] = [(owner, path) for owner, path in session.info.get(key, []) if owner is not savepoint]
+        session.info[key] = [entry for entry in session.info.get(key, []) if entry[0] is not savepoint]
 
 
 def _unlink_all(paths) -> None:

@@ -19,11 +19,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace.accounts.models import Organisation
-from marketplace.core import audit
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.listings.fields import clean_listing
 from marketplace.listings.models import MODEL_FOR_KIND, Listing, ListingKind, ListingStatus
+from marketplace.listings.services import record_change
 
 ORG_FIELD = {ListingKind.ACHIEVEMENT: "institution", ListingKind.DEMAND: "enterprise"}
 KNOWN_KEYS = {
@@ -159,7 +159,7 @@ def _import_record(record, actor, status, organisation, organisations, source) -
         _set_status(listing, status, published_at)
         db.session.add(listing)
         db.session.flush()
-        audit.record(actor, "listing.imported", listing, external_id=external_id)
+        record_change(actor, listing, "imported", external_id=external_id)
         return "created"
     if organisation is not None and listing.organisation_id != organisation.id:
         raise _LineError(_("该 external_id 已被其他机构的信息使用"), external_id)
@@ -172,7 +172,7 @@ def _import_record(record, actor, status, organisation, organisations, source) -
         setattr(listing, name, value)
     if status == ListingStatus.SUBMITTED and listing.status != ListingStatus.PUBLISHED:
         listing.status = ListingStatus.SUBMITTED
-    audit.record(actor, "listing.import_updated", listing, fields=sorted(changes))
+    record_change(actor, listing, "import_updated", fields=sorted(changes))
     return "updated"
 
 

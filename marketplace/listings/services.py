@@ -18,6 +18,7 @@ from marketplace.extensions import db
 from marketplace.listings import permissions
 from marketplace.listings.fields import clean_listing
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingStatus
+from marketplace.listings.signals import listing_changed
 from marketplace.notifications.services import notify, notify_admins
 
 S = ListingStatus
@@ -37,6 +38,12 @@ class ListingInvalid(ServiceError):
     def __init__(self, errors: dict[str, str]):
         super().__init__(_("请修改标出的字段后再保存"))
         self.errors = errors
+
+
+def record_change(actor, listing: Listing, action: str, **detail) -> None:
+    """Every change to a listing leaves an audit row and tells subscribers (search, later deals)."""
+    audit.record(actor, f"listing.{action}", listing, **detail)
+    listing_changed.send(listing, action=action)
 
 
 def _transition(listing: Listing, action: str) -> None:
@@ -66,7 +73,7 @@ def create_listing(user, kind: str, raw: dict[str, Any]) -> Listing:
         listing.district = listing.district or user.organisation.district
     db.session.add(listing)
     db.session.flush()
-    audit.record(user, "listing.created", listing)
+    record_change(user, listing, "created")
     return listing
 
 
@@ -87,14 +94,14 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
     if listing.status == S.PUBLISHED and not user.is_admin:
         listing.pending_changes = {name: _to_comparable(value) for name, value in changes.items()}
         listing.submitted_at = utcnow()
-        audit.record(user, "listing.revision_submitted", listing, fields=sorted(changes))
+        record_change(user, listing, "revision_submitted", fields=sorted(changes))
         notify_admins("listing_submitted", link=url_for("admin.review_queue"), title=listing.title)
         return True
     for name, value in changes.items():
         setattr(listing, name, value)
     if listing.status == S.REJECTED:
         listing.status = S.DRAFT
-    audit.record(user, "listing.updated", listing, fields=sorted(changes))
+    record_change(user, listing, "updated", fields=sorted(changes))
     return False
 
 
@@ -105,14 +112,14 @@ def submit(user, listing: Listing) -> None:
     _transition(listing, "submit")
     listing.submitted_at = utcnow()
     listing.review_note = None
-    audit.record(user, "listing.submitted", listing)
+    record_change(user, listing, "submitted")
     notify_admins("listing_submitted", link=url_for("admin.review_queue"), title=listing.title)
 
 
 def withdraw(user, listing: Listing) -> None:
     require(permissions.can_edit(user, listing))
     _transition(listing, "withdraw")
-    audit.record(user, "listing.withdrawn", listing)
+    record_change(user, listing, "withdrawn")
 
 
 def approve(admin, listing: Listing) -> None:
@@ -127,7 +134,7 @@ def approve(admin, listing: Listing) -> None:
         listing.published_at = listing.published_at or utcnow()
         kind = "listing_approved"
     listing.reviewed_at, listing.reviewed_by_id, listing.review_note = utcnow(), admin.id, None
-    audit.record(admin, "listing.approved", listing, revision=kind == "revision_approved")
+    record_change(admin, listing, "approved", revision=kind == "revision_approved")
     if listing.owner is not None:
         notify(listing.owner, kind, link=_link(listing), title=listing.title)
 
@@ -144,7 +151,7 @@ def reject(admin, listing: Listing, reason: str) -> None:
         _transition(listing, "reject")
         kind = "listing_rejected"
     listing.reviewed_at, listing.reviewed_by_id, listing.review_note = utcnow(), admin.id, reason
-    audit.record(admin, "listing.rejected", listing, reason=reason, revision=kind == "revision_rejected")
+    record_change(admin, listing, "rejected", reason=reason, revision=kind == "revision_rejected")
     if listing.owner is not None:
         notify(listing.owner, kind, link=_link(listing), title=listing.title, reason=reason)
 
@@ -167,14 +174,14 @@ def archive(user, listing: Listing) -> None:
     require(permissions.can_edit(user, listing))
     _transition(listing, "archive")
     listing.pending_changes = None
-    audit.record(user, "listing.archived", listing)
+    record_change(user, listing, "archived")
 
 
 def delete_draft(user, listing: Listing) -> None:
     require(permissions.can_edit(user, listing))
     if listing.status != S.DRAFT:
         raise ServiceError(_("只能删除草稿；已提交或发布的信息请下架"), 409)
-    audit.record(user, "listing.deleted", listing, title=listing.title)
+    record_change(user, listing, "deleted", title=listing.title)
     db.session.delete(listing)
 
 

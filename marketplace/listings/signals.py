@@ -1,0 +1,12 @@
+"""Signals other features subscribe to instead of being called from listings' services.
+
+``listing_changed`` fires inside the transaction of every change to a listing (create, edit,
+review decision, archive, delete, import), with ``action`` naming it. The search feature listens
+to write its outbox row in the same transaction; deals or statistics can listen the same way.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+listing_changed = _signals.signal("listing-changed")
