@@ -608,7 +608,9 @@ def catalogue(app):
     return {key: listing.title for key, listing in listings.items()}
 
 
-HIDDEN = [f"未公开{kind}{status}" for kind in ("成果", "需求") for status in ("draft", "submitted", "rejected", "archived")]
+HIDDEN = [
+    f"未公开{kind}{status}" for kind in ("成果", "需求") for status in ("draft", "submitted", "rejected", "archived")
+]
 
 
 @pytest.mark.parametrize(("path", "expected"), [

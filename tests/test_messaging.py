@@ -90,8 +90,9 @@ def test_owner_reply_notifies_asker_and_shows_as_bubbles(app, owner, asker, list
     response = owner_client.post(f"/messages/{thread.id}", data={"body": "续航约 180 天。"})
 
     assert response.status_code == 302
-    assert db.session.scalars(select(Notification).where(
-        Notification.user_id == asker.id, Notification.kind == "inquiry_reply")).one().params["excerpt"] == "续航约 180 天。"
+    reply_notice = db.session.scalars(select(Notification).where(
+        Notification.user_id == asker.id, Notification.kind == "inquiry_reply")).one()
+    assert reply_notice.params["excerpt"] == "续航约 180 天。"
     html = asker_client.get(f"/messages/{thread.id}").get_data(as_text=True)
     assert "续航约 180 天。" in html and "请问浮标的续航时间是多少？" in html
     assert html.count("message-mine") == 1 and html.count("message-theirs") == 1

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from marketplace.core.money import format_money, format_money_range
 from marketplace.core.models import utcnow
+from marketplace.core.money import format_money, format_money_range
 from marketplace.extensions import db
 from marketplace.listings import services as listing_services
 from marketplace.messaging import services as messaging_services

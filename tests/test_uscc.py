@@ -60,7 +60,9 @@ def test_uscc_punctuation_or_fullwidth_character_fails_with_charset(code):
     assert uscc_error(code) == "charset"
 
 
-@pytest.mark.parametrize("code", ["91A50100M000100Y43", "913501X0M000100Y43", "91350100M000100Y43"[:7] + "K" + "M000100Y43"])
+@pytest.mark.parametrize(
+    "code", ["91A50100M000100Y43", "913501X0M000100Y43", "91350100M000100Y43"[:7] + "K" + "M000100Y43"]
+)
 def test_uscc_non_digit_region_fails_with_region(code):
     assert len(code) == 18
     assert uscc_error(code) == "region"

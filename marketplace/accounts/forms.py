@@ -6,9 +6,14 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from marketplace.accounts.roles import ROLE_LABELS, SELF_SERVICE_ROLES, Role
+from marketplace.accounts.services import MIN_PASSWORD_LENGTH
 from marketplace.core import taxonomy
 
 REQUIRED = _l("此项为必填项")
+NEW_PASSWORD_RULES = [
+    DataRequired(REQUIRED),
+    Length(min=MIN_PASSWORD_LENGTH, message=_l("密码至少需要 %(n)d 位", n=MIN_PASSWORD_LENGTH)),
+]
 
 
 def _blank_first(pairs):
@@ -37,12 +42,15 @@ class OrganisationFieldsMixin:
 
 
 class RegistrationForm(OrganisationFieldsMixin, FlaskForm):
-    email = EmailField(_l("邮箱"), validators=[DataRequired(REQUIRED), Email(_l("邮箱格式不正确")), Length(max=254)])
+    email = EmailField(_l("邮箱"),
+                       validators=[DataRequired(REQUIRED), Email(_l("邮箱格式不正确")), Length(max=254)])
     name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=80)])
     role = SelectField(_l("身份"), validators=[DataRequired(REQUIRED)])
-    password = PasswordField(_l("密码"), validators=[DataRequired(REQUIRED), Length(min=8, message=_l("密码至少需要 8 位"))])
-    confirm = PasswordField(_l("确认密码"), validators=[DataRequired(REQUIRED), EqualTo("password", _l("两次输入的密码不一致"))])
-    accept_terms = BooleanField(_l("我已阅读并同意平台服务协议"), validators=[DataRequired(_l("请先同意平台服务协议"))])
+    password = PasswordField(_l("密码"), validators=NEW_PASSWORD_RULES)
+    confirm = PasswordField(_l("确认密码"),
+                            validators=[DataRequired(REQUIRED), EqualTo("password", _l("两次输入的密码不一致"))])
+    accept_terms = BooleanField(_l("我已阅读并同意平台服务协议"),
+                                validators=[DataRequired(_l("请先同意平台服务协议"))])
 
     def __init__(self, *args, invited: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,8 +82,9 @@ class ProfileForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(REQUIRED)])
-    new_password = PasswordField(_l("新密码"), validators=[DataRequired(REQUIRED), Length(min=8, message=_l("密码至少需要 8 位"))])
-    confirm = PasswordField(_l("确认新密码"), validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("两次输入的密码不一致"))])
+    new_password = PasswordField(_l("新密码"), validators=NEW_PASSWORD_RULES)
+    confirm = PasswordField(_l("确认新密码"),
+                            validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("两次输入的密码不一致"))])
 
 
 class OrganisationForm(OrganisationFieldsMixin, FlaskForm):

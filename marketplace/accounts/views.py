@@ -15,6 +15,7 @@ from marketplace.accounts.forms import (
 )
 from marketplace.accounts.models import User
 from marketplace.accounts.roles import ORG_KIND_LABELS, ROLE_LABELS, VERIFICATION_LABELS
+from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
 from marketplace.extensions import db, limiter, login_manager
 
@@ -178,16 +179,8 @@ def invite():
     if not form.validate_on_submit():
         flash(_("请填写正确的邮箱地址"), "danger")
         return redirect(url_for(".organisation"))
-    try:
-        services.invite_member(current_user, form.email.data)
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("邀请邮件已发送至 %(email)s", email=form.email.data), "success")
+    perform(lambda: services.invite_member(current_user, form.email.data),
+            _("邀请邮件已发送至 %(email)s", email=form.email.data))
     return redirect(url_for(".organisation"))
 
 

@@ -10,6 +10,7 @@ from marketplace.accounts import services as account_services
 from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.permissions import admin_required
 from marketplace.accounts.roles import ORG_KIND_LABELS, ROLE_LABELS, VERIFICATION_LABELS, Role
+from marketplace.core.actions import perform
 from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import paginate
@@ -133,15 +134,10 @@ def organisations():
 def verify_organisation(org_id: int):
     organisation = db.get_or_404(Organisation, org_id)
     approve = request.form.get("decision") == "approve"
-    try:
-        account_services.review_organisation(current_user, organisation, approve, request.form.get("note"))
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("「%(name)s」已认证", name=organisation.name) if approve
-              else _("「%(name)s」认证未通过", name=organisation.name), "success")
+    perform(lambda: account_services.review_organisation(current_user, organisation, approve,
+                                                         request.form.get("note")),
+            _("「%(name)s」已认证", name=organisation.name) if approve
+            else _("「%(name)s」认证未通过", name=organisation.name))
     return redirect(request.referrer or url_for(".organisations"))
 
 
@@ -161,29 +157,17 @@ def users():
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 def set_role(user_id: int):
     user = db.get_or_404(User, user_id)
-    try:
-        account_services.set_role(current_user, user, request.form.get("role", ""),
-                                  request.form.get("certificate_no"))
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("已将 %(name)s 的角色设为%(role)s", name=user.name, role=ROLE_LABELS[Role(user.role)]), "success")
+    perform(lambda: account_services.set_role(current_user, user, request.form.get("role", ""),
+                                              request.form.get("certificate_no")),
+            lambda _result: _("已将 %(name)s 的角色设为%(role)s", name=user.name, role=ROLE_LABELS[Role(user.role)]))
     return redirect(request.referrer or url_for(".users"))
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_active(user_id: int):
     user = db.get_or_404(User, user_id)
-    try:
-        account_services.set_active(current_user, user, request.form.get("active") == "1")
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("账号状态已更新"), "success")
+    perform(lambda: account_services.set_active(current_user, user, request.form.get("active") == "1"),
+            _("账号状态已更新"))
     return redirect(request.referrer or url_for(".users"))
 
 

@@ -6,7 +6,7 @@ from flask import flash, redirect, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.core.errors import ServiceError
+from marketplace.core.actions import perform
 from marketplace.extensions import db
 from marketplace.listings import attachments
 from marketplace.listings.forms import AttachmentForm
@@ -38,16 +38,8 @@ def upload_attachment(listing_id: int):
             for message in errors:
                 flash(message, "danger")
         return _back_to(listing_id)
-    try:
-        attachment = attachments.add_attachment(current_user, listing, form.file.data)
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("已上传附件「%(name)s」", name=attachment.filename), "success")
+    perform(lambda: attachments.add_attachment(current_user, listing, form.file.data),
+            lambda attachment: _("已上传附件「%(name)s」", name=attachment.filename))
     return _back_to(listing_id)
 
 

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.core.errors import ServiceError
+from marketplace.core.actions import perform
 from marketplace.extensions import db
 from marketplace.listings import challenges, permissions
 from marketplace.listings.forms import ChallengeApplicationForm
@@ -77,16 +77,8 @@ def apply_to_challenge(listing_id: int):
             for message in field.errors:
                 flash(f"{field.label.text}：{message}", "danger")
         return _back_to(listing_id)
-    try:
-        challenges.apply(current_user, demand, form.team_name.data, form.proposal.data)
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("揭榜申请已提交，发榜方评审后会通知您"), "success")
+    perform(lambda: challenges.apply(current_user, demand, form.team_name.data, form.proposal.data),
+            _("揭榜申请已提交，发榜方评审后会通知您"))
     return _back_to(listing_id)
 
 
@@ -107,16 +99,7 @@ def application_action(application_id: int, action: str):
     application = db.get_or_404(ChallengeApplication, application_id)
     demand = get_listing_or_404(application.demand_id)
     service, message = ACTIONS[action]
-    try:
-        service(current_user, application)
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(message(), "success")
+    perform(lambda: service(current_user, application), message())
     if action == "withdraw":
         return _back_to(demand.id)
     return redirect(url_for(".applications", listing_id=demand.id))

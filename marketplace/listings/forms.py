@@ -32,7 +32,10 @@ class CheckboxList(SelectMultipleField):
         pass
 
 
-def _with_blank(pairs, blank=_l("请选择")):
+PLEASE_CHOOSE = _l("请选择")
+
+
+def _with_blank(pairs, blank=PLEASE_CHOOSE):
     return [("", blank)] + list(pairs)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, render_template, request
+from flask import abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import paginate
 from marketplace.extensions import db
@@ -126,16 +127,7 @@ LIFECYCLE_ACTIONS = {
 def lifecycle(listing_id: int, action: str):
     listing = editable_listing_or_403(listing_id)
     service, message = LIFECYCLE_ACTIONS[action]
-    try:
-        service(current_user, listing)
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(message(), "success")
+    perform(lambda: service(current_user, listing), message())
     return redirect(url_for(".detail", listing_id=listing_id))
 
 
@@ -143,14 +135,8 @@ def lifecycle(listing_id: int, action: str):
 @login_required
 def delete(listing_id: int):
     listing = editable_listing_or_403(listing_id)
-    try:
-        services.delete_draft(current_user, listing)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if not perform(lambda: services.delete_draft(current_user, listing), _("草稿已删除")):
         return redirect(url_for(".detail", listing_id=listing_id))
-    db.session.commit()
-    flash(_("草稿已删除"), "success")
     return redirect(url_for(".mine"))
 
 
@@ -179,5 +165,8 @@ def mine():
 def favourites():
     page = paginate(queries.favourites_of(current_user), per_page=20)
     return render_template("listings/favourites.html", page=page)
-from marketplace.listings import import_views  # noqa: E402,F401  (routes on bp)
-from marketplace.listings import attachment_views, challenge_views  # noqa: E402,F401  (routes on bp)
+from marketplace.listings import (  # noqa: E402,F401  (routes on bp)
+    attachment_views,
+    challenge_views,
+    import_views,  # noqa: E402,F401  (routes on bp)
+)
