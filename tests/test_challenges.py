@@ -216,7 +216,7 @@ def test_review_action_by_applicant_on_own_application_is_forbidden(app, demand)
         challenges.pick_winner(application.applicant, application)
 
 
-def test_withdraw_by_applicant_before_decision_sets_withdrawn(app, client, demand):
+def test_withdraw_by_applicant_before_decision_sets_withdrawn_and_tells_owner(app, client, enterprise, demand):
     application = applied(demand)
     login(client, application.applicant)
 
@@ -224,6 +224,7 @@ def test_withdraw_by_applicant_before_decision_sets_withdrawn(app, client, deman
 
     assert response.status_code == 302
     assert db.session.get(ChallengeApplication, application.id).status == A.WITHDRAWN
+    assert len(notifications_of(enterprise, "application_withdrawn")) == 1
 
 
 def test_withdraw_after_decision_is_refused_with_conflict(app, enterprise, demand):

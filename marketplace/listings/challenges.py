@@ -172,3 +172,8 @@ def withdraw(user, application: ChallengeApplication) -> None:
         raise ServiceError(_("评审结果已出，不能撤回申请"), 409)
     _transition(application, "withdraw")
     audit.record(user, "challenge.withdrawn", application, demand_id=application.demand_id)
+    demand = application.demand
+    if demand.owner is not None:
+        notify(demand.owner, "application_withdrawn",
+               link=url_for("listings.applications", listing_id=demand.id),
+               team=application.team_name, title=demand.title)

@@ -29,6 +29,7 @@ MESSAGES = {
     "application_shortlisted": _l("您对「%(title)s」的揭榜申请已入围。"),
     "application_won": _l("恭喜！您成功揭榜「%(title)s」。"),
     "application_not_selected": _l("您对「%(title)s」的揭榜申请未入选。"),
+    "application_withdrawn": _l("%(team)s 撤回了对「%(title)s」的揭榜申请。"),
     "organisation_verified": _l("您的机构「%(name)s」已通过平台认证。"),
     "organisation_rejected": _l("您的机构「%(name)s」认证未通过。原因：%(reason)s"),
     "role_granted": _l("管理员已将您的角色设置为：%(role)s。"),
