@@ -14,9 +14,7 @@ from marketplace.listings.interchange import export_lines, import_lines
 from marketplace.listings.models import Listing, ListingStatus
 from tests.factories import login, make_org, make_user
 
-MATCHING_DEV = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "matching-dev"
-if not MATCHING_DEV.exists():  # a clean clone next to ../shared, or CI's checkout
-    MATCHING_DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "matching-dev"
+MATCHING_DEV = Path(__file__).parent / "fixtures" / "matching-dev"  # copy of ../shared/datasets/matching-dev
 
 ACHIEVEMENT = {"kind": "achievement", "external_id": "OUC-2024-017", "title": "海藻酸钙复合医用敷料制备技术",
                "summary": "可降解止血敷料", "keywords": ["海藻酸盐"], "industry": "marine_biomedicine", "trl": 6,
