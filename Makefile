@@ -33,7 +33,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -o marketplace/translations/messages.pot --no-location .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 -o marketplace/translations/messages.pot --no-location .
 	$(BIN)/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations -l en --no-fuzzy-matching
 	$(BIN)/pybabel compile -d marketplace/translations
 

@@ -25,7 +25,8 @@ METHOD_MAP = [
     ("marketplace/**.py", "python"),
     ("templates/**.html", "jinja2.ext:babel_extract"),
 ]
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2),
+            "lazy_pgettext": ((1, "c"), 2)}
 PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdifr]")
 CJK_OR_FULLWIDTH = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
@@ -126,6 +127,9 @@ def test_compiled_catalogue_matches_po(catalog):
             forms = [compiled.ngettext(m.id[0], m.id[1], n) for n in (1, 2)]
             if forms != list(m.string[:2]):
                 stale.append(m.id)
+        elif m.context is not None:
+            if compiled.pgettext(m.context, m.id) != m.string:
+                stale.append((m.context, m.id))
         elif compiled.gettext(m.id) != m.string:
             stale.append(m.id)
     assert not stale, f"messages.mo is out of date with messages.po (run `make translations`): {stale[:20]}"

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -47,7 +48,13 @@ class ListingStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+# Section names (English plural) …
 KIND_LABELS = {ListingKind.ACHIEVEMENT: _l("科技成果"), ListingKind.DEMAND: _l("技术需求")}
+# … and the name of one listing (English singular); Chinese reads the same either way.
+KIND_NOUNS = {
+    ListingKind.ACHIEVEMENT: lazy_pgettext("one listing", "科技成果"),
+    ListingKind.DEMAND: lazy_pgettext("one listing", "技术需求"),
+}
 STATUS_LABELS = {
     ListingStatus.DRAFT: _l("草稿"),
     ListingStatus.SUBMITTED: _l("待审核"),
@@ -120,7 +127,7 @@ class Listing(TimestampMixin, db.Model):
 
     @property
     def kind_label(self) -> str:
-        return str(KIND_LABELS[ListingKind(self.kind)])
+        return str(KIND_NOUNS[ListingKind(self.kind)])
 
     @property
     def status_label(self) -> str:

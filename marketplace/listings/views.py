@@ -10,7 +10,7 @@ from marketplace.core.pagination import paginate
 from marketplace.extensions import db
 from marketplace.listings import permissions, queries, services
 from marketplace.listings.forms import ListingForm
-from marketplace.listings.models import KIND_LABELS, STATUS_LABELS, Listing, ListingKind
+from marketplace.listings.models import KIND_LABELS, KIND_NOUNS, STATUS_LABELS, Listing, ListingKind
 
 bp = Blueprint("listings", __name__)
 
@@ -88,7 +88,7 @@ def create(kind: str):
             flash(_("已提交审核") if listing.status == "submitted" else _("草稿已保存"), "success")
             return redirect(url_for(".detail", listing_id=listing.id))
     return render_template("listings/form.html", form=form, kind=kind, listing=None,
-                           kind_label=KIND_LABELS[ListingKind(kind)])
+                           kind_label=KIND_NOUNS[ListingKind(kind)])
 
 
 @bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
@@ -112,7 +112,7 @@ def edit(listing_id: int):
             flash(_("修改已提交审核，审核通过前公开的仍是当前版本") if to_review else _("已保存"), "success")
             return redirect(url_for(".detail", listing_id=listing.id))
     return render_template("listings/form.html", form=form, kind=listing.kind, listing=listing,
-                           kind_label=KIND_LABELS[ListingKind(listing.kind)])
+                           kind_label=KIND_NOUNS[ListingKind(listing.kind)])
 
 
 LIFECYCLE_ACTIONS = {
