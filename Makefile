@@ -24,6 +24,7 @@ migrate: install
 
 seed: migrate
 	$(FLASK) demo seed
+	$(FLASK) search sync
 
 run: seed
 	@echo "青岛技术转移服务平台: http://127.0.0.1:$(PORT)"

@@ -42,6 +42,7 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
         "OPERATOR_NAME": "青岛技术转移服务平台运营中心",
         "ICP_LINE": "鲁ICP备00000000号-1",
         "SEARCH_BACKEND": "sqlite",
+        "SEARCH_INDEX_PATH": str(instance_path / "search-index.sqlite"),
         "ELASTICSEARCH_URL": None,
         "STRIPE_SECRET_KEY": None,
         "STRIPE_WEBHOOK_SECRET": None,
@@ -58,15 +59,18 @@ def _coerce(raw: str, default: Any) -> Any:
 
 def load_config(overrides: dict[str, Any] | None = None, instance_path: Path | None = None) -> dict[str, Any]:
     """Return the Flask config mapping for this process."""
+    overrides = overrides or {}
+    # Paths under the instance folder follow it, whichever way it was chosen.
     instance_path = Path(
-        os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or instance_path or PROJECT_ROOT / "instance"
+        overrides.get("INSTANCE_PATH") or os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or instance_path
+        or PROJECT_ROOT / "instance"
     )
     settings = _defaults(instance_path)
     for name, default in settings.items():
         raw = os.environ.get(ENV_PREFIX + name)
         if raw is not None and raw != "":
             settings[name] = _coerce(raw, default)
-    settings.update(overrides or {})
+    settings.update(overrides)
     settings["INSTANCE_PATH"] = str(instance_path)
     settings["SECRET_KEY"] = _secret_key(settings, instance_path)
 

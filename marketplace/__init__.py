@@ -21,6 +21,7 @@ FEATURES = (
     "messaging",
     "notifications",
     "admin",
+    "discovery",
     "demo",
 )
 
@@ -72,6 +73,7 @@ def _optional_module(name: str):
 
 def _import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
-    for feature in ("accounts", "listings", "messaging", "notifications"):
+    for feature in ("accounts", "listings", "messaging", "notifications", "discovery"):
         import_module(f"marketplace.{feature}.models")
     import_module("marketplace.core.audit")
+    import_module("marketplace.discovery.outbox")  # registers the outbox's flush listener

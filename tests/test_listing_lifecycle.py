@@ -647,7 +647,7 @@ def test_browse_filter_returns_matching_published_listings(client, catalogue, pa
     response = client.get(path)
 
     assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    page = re.sub(r"</?mark>", "", response.get_data(as_text=True))  # search highlights split titles
     shown = {key for key, title in catalogue.items() if title in page}
     assert shown == expected
     assert f"共 {len(expected)} 条" in page
@@ -657,7 +657,6 @@ def test_browse_filter_returns_matching_published_listings(client, catalogue, pa
 @pytest.mark.parametrize(("path", "order"), [
     ("/achievements", ["A3", "A2", "A1"]),
     ("/achievements?sort=newest", ["A3", "A2", "A1"]),
-    ("/achievements?sort=popular", ["A2", "A1", "A3"]),
     ("/achievements?sort=price_asc", ["A1", "A2", "A3"]),
     ("/achievements?sort=price_desc", ["A2", "A1", "A3"]),
     ("/demands?sort=budget_desc", ["D2", "D1"]),

@@ -11,8 +11,9 @@ from marketplace.core import taxonomy
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
 
 SORTS = {
+    # Relevance needs the search index; the database fallback shows the newest first.
+    "relevance": lambda model: (model.published_at.desc(), model.id.desc()),
     "newest": lambda model: (model.published_at.desc(), model.id.desc()),
-    "popular": lambda model: (model.view_count.desc(), model.id.desc()),
     "price_asc": lambda model: (model.price_cny.asc().nulls_last(), model.id.desc()),
     "price_desc": lambda model: (model.price_cny.desc().nulls_last(), model.id.desc()),
     "budget_desc": lambda model: (model.budget_max_cny.desc().nulls_last(), model.id.desc()),
@@ -51,7 +52,8 @@ class BrowseFilters:
         filters.amount_min = _wan(args.get("amount_min"))
         filters.amount_max = _wan(args.get("amount_max"))
         filters.challenge_only = args.get("challenge") == "1"
-        filters.sort = args.get("sort") if args.get("sort") in SORTS else "newest"
+        default_sort = "relevance" if filters.q else "newest"
+        filters.sort = args.get("sort") if args.get("sort") in SORTS else default_sort
         return filters
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
-from marketplace.core.pagination import paginate
+from marketplace.core.pagination import page_number, paginate
+from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings import permissions, queries, services
 from marketplace.listings.forms import ListingForm
@@ -32,8 +33,9 @@ def editable_listing_or_403(listing_id: int) -> Listing:
 
 def _browse(kind: str):
     filters = queries.BrowseFilters.from_args(request.args)
-    page = paginate(queries.browse(kind, filters))
-    return render_template("listings/browse.html", kind=kind, page=page, filters=filters,
+    result = discovery.browse(kind, filters, current_user, page=page_number(),
+                              per_page=current_app.config["PAGE_SIZE"])
+    return render_template("listings/browse.html", kind=kind, page=result.page, result=result, filters=filters,
                            kind_label=KIND_LABELS[ListingKind(kind)])
 
 

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
 from marketplace.core.i18n import SUPPORTED_LOCALES
+from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings import queries
 from marketplace.listings.models import Listing, ListingKind, ListingStatus
@@ -59,5 +60,8 @@ def healthz():
         checks["database"] = {"status": "ok", "dialect": db.engine.dialect.name}
     except Exception as error:  # health checks report failures rather than raise them
         checks["database"] = {"status": "error", "error": str(error)[:200]}
+    checks["search"] = discovery.health()
+    # Without the database nothing works (503); without search the site still serves, degraded.
+    database_ok = checks["database"]["status"] == "ok"
     healthy = all(check["status"] == "ok" for check in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if database_ok else 503

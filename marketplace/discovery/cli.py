@@ -1,0 +1,130 @@
+"""`flask search sync|reindex|query` — keep the index right and query it from scripts.
+
+The JSON these commands print is an interface others script against: keep it stable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from marketplace.core import taxonomy
+from marketplace.discovery import outbox
+from marketplace.discovery import services as discovery
+from marketplace.discovery.documents import listing_document
+from marketplace.extensions import db
+from marketplace.listings.models import Listing, ListingKind
+from marketplace.listings.queries import BrowseFilters
+from search.backends import BackendUnavailable
+from search.query import Viewer
+
+search_cli = AppGroup("search", help="Search index: sync, reindex, query.")
+REINDEX_BATCH = 500
+
+
+@search_cli.command("sync")
+@click.option("--loop", is_flag=True, help="Keep running: a worker that drains the outbox as rows arrive.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls with --loop.")
+@click.option("--retry-now", is_flag=True, help="Ignore back-off and retry every waiting row.")
+def sync_command(loop: bool, interval: float, retry_now: bool) -> None:
+    """Push waiting listing changes (the outbox) to the search backend."""
+    if retry_now:
+        outbox.retry_now()
+    backend = discovery.backend()
+    while True:
+        report = outbox.drain(backend)
+        if report.indexed or report.deleted or report.failed:
+            click.echo(f"indexed {report.indexed}, deleted {report.deleted}, failed {report.failed}"
+                       + (f": {report.error}" if report.error else ""))
+        if not loop:
+            remaining = outbox.backlog()
+            click.echo(f"outbox backlog: {remaining}")
+            sys.exit(1 if report.failed else 0)
+        if not report.indexed and not report.deleted:
+            time.sleep(interval)
+
+
+@search_cli.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the index from the database (stored vectors are reused, never recomputed)."""
+    backend = discovery.backend()
+    total = db.session.scalar(select(func.count()).select_from(Listing)) or 0
+    started = time.perf_counter()
+    backend.clear()
+    last_id, done = 0, 0
+    with click.progressbar(length=total, label="reindexing", file=sys.stderr, show_pos=True) as bar:
+        while True:
+            batch = db.session.scalars(
+                select(Listing).where(Listing.id > last_id).order_by(Listing.id).limit(REINDEX_BATCH)
+            ).all()
+            if not batch:
+                break
+            backend.index(listing_document(listing) for listing in batch)
+            last_id, done = batch[-1].id, done + len(batch)
+            bar.update(len(batch))
+            db.session.expunge_all()
+    elapsed = time.perf_counter() - started
+    click.echo(f"reindexed {done} listings in {elapsed:.1f} s ({done / elapsed if elapsed else 0:.0f} docs/s)")
+
+
+def _filters_options(function):
+    options = [
+        click.option("--industry", type=click.Choice(list(taxonomy.INDUSTRIES))),
+        click.option("--district", type=click.Choice(list(taxonomy.DISTRICTS))),
+        click.option("--mode", "cooperation_mode", type=click.Choice(list(taxonomy.COOPERATION_MODES))),
+        click.option("--trl-min", type=click.IntRange(1, 9)),
+        click.option("--trl-max", type=click.IntRange(1, 9)),
+        click.option("--challenge-only", is_flag=True),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@search_cli.command("query")
+@click.argument("text", required=False, default="")
+@click.option("--kind", type=click.Choice([kind.value for kind in ListingKind]), default="achievement",
+              show_default=True)
+@click.option("--limit", default=10, show_default=True)
+@click.option("--queries", "queries_file", type=click.File(encoding="utf-8"),
+              help="JSON lines with id and text; prints one result line per query.")
+@_filters_options
+def query_command(text: str, kind: str, limit: int, queries_file, **filter_values) -> None:
+    """Print the hits the search page shows for TEXT, one JSON object per line."""
+    def run(query_text: str):
+        browse = BrowseFilters(q=query_text or None, sort="relevance" if query_text else "newest", **filter_values)
+        return discovery.search_listings(kind, browse, Viewer(), page=1, per_page=limit)
+
+    try:
+        if queries_file is None:
+            for hit in run(text).hits:
+                click.echo(json.dumps(_hit_line(hit), ensure_ascii=False))
+            return
+        for number, line in enumerate(queries_file, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                query_id, query_text = str(item["id"]), str(item["text"])
+            except (ValueError, KeyError, TypeError):
+                raise click.ClickException(f"line {number}: expected a JSON object with id and text") from None
+            hits = [{"external_id": hit.document.get("external_id"), "score": round(hit.score, 4)}
+                    for hit in run(query_text).hits]
+            click.echo(json.dumps({"query_id": query_id, "hits": hits}, ensure_ascii=False))
+    except BackendUnavailable as error:
+        raise click.ClickException(f"search backend unavailable: {error}") from None
+
+
+def _hit_line(hit) -> dict:
+    return {"id": int(hit.id), "external_id": hit.document.get("external_id"), "title": hit.document.get("title"),
+            "score": round(hit.score, 4)}
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(search_cli)

@@ -1,0 +1,94 @@
+"""The transactional outbox that keeps the search index in step with listings.
+
+Every flush that inserts, changes or deletes a listing also inserts an outbox row, in the same
+transaction, whatever code path made the change (services, imports, the demo seed, tests).
+``drain`` pushes the current state of those listings to the search backend and deletes the rows
+it handled; if the backend is down the rows stay, with a back-off, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import chain
+
+from sqlalchemy import delete, event, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from marketplace.core.models import utcnow
+from marketplace.discovery.documents import listing_document
+from marketplace.discovery.models import SearchOutbox
+from marketplace.extensions import db
+from marketplace.listings.models import Listing
+from search.backends import BackendUnavailable, SearchBackend
+
+MAX_BACKOFF_SECONDS = 300
+WRITTEN_FLAG = "search_outbox_written"
+
+
+@event.listens_for(Session, "after_flush")
+def _queue_listing_changes(session: Session, flush_context) -> None:
+    changed = {
+        obj.id for obj in chain(session.new, session.dirty, session.deleted)
+        if isinstance(obj, Listing) and obj.id is not None
+        and (obj in session.new or obj in session.deleted or session.is_modified(obj))
+    }
+    if changed:
+        now = utcnow()
+        session.execute(insert(SearchOutbox), [
+            {"listing_id": listing_id, "created_at": now, "attempts": 0} for listing_id in sorted(changed)
+        ])
+        session.info[WRITTEN_FLAG] = True
+
+
+@dataclass
+class DrainReport:
+    indexed: int = 0
+    deleted: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+def backlog() -> int:
+    return db.session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
+
+
+def drain(backend: SearchBackend, limit: int = 500) -> DrainReport:
+    """Send up to ``limit`` due outbox rows to the backend; commits its own bookkeeping."""
+    now = utcnow()
+    rows = db.session.scalars(
+        select(SearchOutbox)
+        .where(or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
+        .order_by(SearchOutbox.id).limit(limit)
+    ).all()
+    report = DrainReport()
+    if not rows:
+        return report
+    listing_ids = {row.listing_id for row in rows}
+    listings = {listing.id: listing for listing in db.session.scalars(
+        select(Listing).where(Listing.id.in_(listing_ids)))}
+    gone = sorted(str(listing_id) for listing_id in listing_ids - listings.keys())
+    try:
+        backend.index(listing_document(listing) for listing in listings.values())
+        if gone:
+            backend.delete(gone)
+    except BackendUnavailable as error:
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, MAX_BACKOFF_SECONDS))
+            row.last_error = str(error)[:500]
+        db.session.commit()
+        report.failed, report.error = len(rows), str(error)
+        return report
+    db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows])))
+    db.session.commit()
+    report.indexed, report.deleted = len(listings), len(gone)
+    return report
+
+
+def retry_now() -> None:
+    """Make every waiting row due (after an outage is fixed, or before a manual sync)."""
+    from sqlalchemy import update
+
+    db.session.execute(update(SearchOutbox).values(next_attempt_at=None))
+    db.session.commit()

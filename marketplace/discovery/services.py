@@ -1,0 +1,115 @@
+"""Search for the web pages, the CLI and (later) the API: one code path, one ranking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from marketplace.core.pagination import ResultPage
+from marketplace.discovery import outbox
+from marketplace.extensions import db
+from marketplace.listings import queries
+from marketplace.listings.models import Listing
+from marketplace.listings.queries import BrowseFilters
+from search.backends import BackendUnavailable, SearchBackend, create_backend
+from search.query import Filters, SearchQuery, SearchResult, Viewer
+
+CATCH_UP_LIMIT = 200
+
+
+def backend() -> SearchBackend:
+    """The configured backend, created once per application and process."""
+    engine = current_app.extensions.get("search_backend")
+    if engine is None:
+        name = current_app.config["SEARCH_BACKEND"]
+        path = current_app.config.get("SEARCH_INDEX_PATH") or Path(current_app.instance_path) / "search-index.sqlite"
+        engine = create_backend(name, path=path)
+        current_app.extensions["search_backend"] = engine
+    return engine
+
+
+def viewer_for(user) -> Viewer:
+    if not user.is_authenticated:
+        return Viewer()
+    return Viewer(
+        user_id=user.id,
+        admin_of_organisation_id=user.organisation_id if user.is_org_admin else None,
+        is_admin=user.is_admin,
+    )
+
+
+def catch_up() -> outbox.DrainReport | None:
+    """Index what is waiting before reading, so a user finds what they saved a moment ago.
+
+    Returns None when nothing waited; never raises for an unavailable backend.
+    """
+    if not outbox.backlog():
+        return None
+    return outbox.drain(backend(), limit=CATCH_UP_LIMIT)
+
+
+def to_filters(kind: str, browse: BrowseFilters) -> Filters:
+    return Filters(
+        kind=kind, industry=browse.industry, district=browse.district,
+        cooperation_mode=browse.cooperation_mode, trl_min=browse.trl_min, trl_max=browse.trl_max,
+        amount_min_cents=None if browse.amount_min is None else int(browse.amount_min * 100),
+        amount_max_cents=None if browse.amount_max is None else int(browse.amount_max * 100),
+        challenge_only=browse.challenge_only,
+    )
+
+
+def search_listings(kind: str, browse: BrowseFilters, viewer: Viewer, page: int = 1,
+                    per_page: int = 12) -> SearchResult:
+    """The browse/search ranking. Raises BackendUnavailable when the index cannot be used."""
+    catch_up()
+    query = SearchQuery(text=browse.q or "", filters=to_filters(kind, browse), sort=browse.sort,
+                        page=max(page, 1), per_page=per_page, viewer=viewer)
+    return backend().search(query)
+
+
+def health() -> dict:
+    try:
+        status = backend().health()
+    except BackendUnavailable as error:
+        status = {"status": "error", "error": str(error)[:200]}
+    try:
+        status["outbox_backlog"] = outbox.backlog()
+    except SQLAlchemyError:
+        db.session.rollback()
+        status["outbox_backlog"] = None
+    return status
+
+
+@dataclass
+class BrowseResult:
+    page: ResultPage
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+    relaxed: bool = False
+    degraded: bool = False  # the index could not be used; these are plain database results
+
+
+def browse(kind: str, filters: BrowseFilters, user, page: int, per_page: int) -> BrowseResult:
+    """What a browse page shows: search hits as listings, facets and highlights.
+
+    When the search backend is down the page still works, from the database, and says so.
+    """
+    try:
+        result = search_listings(kind, filters, viewer_for(user), page=page, per_page=per_page)
+    except BackendUnavailable:
+        current_app.logger.warning("search backend unavailable; browse falls back to the database")
+        fallback = db.paginate(queries.browse(kind, filters), page=page, per_page=per_page, error_out=False)
+        return BrowseResult(page=ResultPage(fallback.items, fallback.total, page, per_page), degraded=True)
+    ids = [int(hit.id) for hit in result.hits]
+    listings = {listing.id: listing for listing in db.session.scalars(select(Listing).where(Listing.id.in_(ids)))}
+    items = [listings[listing_id] for listing_id in ids if listing_id in listings]
+    return BrowseResult(
+        page=ResultPage(items, result.total, page, per_page),
+        facets=result.facets,
+        highlights={int(hit.id): hit.highlights for hit in result.hits if hit.highlights},
+        relaxed=result.relaxed,
+    )
