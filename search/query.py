@@ -45,6 +45,7 @@ class SearchQuery:
     per_page: int = 12
     viewer: Viewer = ANONYMOUS
     facets: bool = True
+    match_any: bool = False  # rank by any matching word (more-like-this), not only listings with all of them
 
     @property
     def offset(self) -> int:

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
-from marketplace.discovery.models import SearchOutbox
+from marketplace.discovery.models import ListingVector, SearchOutbox
 from marketplace.extensions import db
 from marketplace.listings import services as listing_services
+from marketplace.listings.models import Listing
 from search.backends import BackendUnavailable
 from search.query import Filters, SearchQuery
 from tests.factories import login, make_listing, make_user
@@ -58,9 +59,33 @@ def test_drain_indexes_current_state_and_empties_outbox(app):
     listing.title = "海水淡化正渗透膜"
     db.session.commit()
     report = outbox.drain(discovery.backend())
-    assert (report.indexed, report.failed) == (1, 0)
+    assert (report.indexed, report.failed, report.awaiting_vectors) == (1, 0, 1)
+    assert indexed_titles("正渗透") == ["海水淡化正渗透膜"]  # searchable at once …
+    assert db.session.scalar(select(SearchOutbox.needs_vector)) is True  # … the vector is the worker's job
+    assert outbox.drain(discovery.backend()).indexed == 0  # request-path drains skip it
+
+    report = outbox.drain(discovery.backend(), encoder=discovery.encoder())
+    assert (report.indexed, report.awaiting_vectors) == (1, 0)
     assert backlog_ids() == []
-    assert indexed_titles("正渗透") == ["海水淡化正渗透膜"]
+    stored = db.session.get(ListingVector, listing.id)
+    assert stored.encoder == discovery.encoder().name and len(stored.vector) == 4 * discovery.encoder().dim
+
+
+def test_reindex_reuses_stored_vectors_and_changed_text_reembeds(app, runner):
+    listing = make_listing(title="海水淡化反渗透膜")
+    outbox.drain(discovery.backend(), encoder=discovery.encoder())
+    first = db.session.get(ListingVector, listing.id).vector
+    result = runner.invoke(args=["search", "reindex"])
+    assert "no stored vector" not in result.output
+    listing = db.session.get(Listing, listing.id)  # the command cleared the session as it went
+    listing.status = "archived"  # not part of the encoded text: the vector stays
+    db.session.commit()
+    outbox.drain(discovery.backend(), encoder=discovery.encoder())
+    assert db.session.get(ListingVector, listing.id).vector == first
+    listing.title = "船舶压载水处理系统"
+    db.session.commit()
+    outbox.drain(discovery.backend(), encoder=discovery.encoder())
+    assert db.session.get(ListingVector, listing.id).vector != first
 
 
 def test_deleted_listing_is_removed_from_index(app):
@@ -88,7 +113,7 @@ def test_save_succeeds_while_search_is_down_and_outbox_catches_up_later(client, 
 
     search_down()  # the backend comes back
     outbox.retry_now()
-    assert outbox.drain(discovery.backend()).indexed == 1
+    assert outbox.drain(discovery.backend(), encoder=discovery.encoder()).indexed == 1
     assert backlog_ids() == []
     wide = SearchQuery(text="养殖工船", filters=Filters(statuses=("draft",)),
                        viewer=discovery.viewer_for(researcher))

@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from marketplace.core import taxonomy
-from marketplace.discovery import outbox
+from marketplace.discovery import matching, outbox, vectors
 from marketplace.discovery import services as discovery
 from marketplace.discovery.documents import listing_document
 from marketplace.extensions import db
@@ -36,9 +36,9 @@ def sync_command(loop: bool, interval: float, retry_now: bool) -> None:
     """Push waiting listing changes (the outbox) to the search backend."""
     if retry_now:
         outbox.retry_now()
-    backend = discovery.backend()
+    backend, encoder = discovery.backend(), discovery.encoder()
     while True:
-        report = outbox.drain(backend)
+        report = outbox.drain(backend, encoder=encoder)
         if report.indexed or report.deleted or report.failed:
             click.echo(f"indexed {report.indexed}, deleted {report.deleted}, failed {report.failed}"
                        + (f": {report.error}" if report.error else ""))
@@ -57,7 +57,7 @@ def reindex_command() -> None:
     total = db.session.scalar(select(func.count()).select_from(Listing)) or 0
     started = time.perf_counter()
     backend.clear()
-    last_id, done = 0, 0
+    last_id, done, without_vector = 0, 0, 0
     with click.progressbar(length=total, label="reindexing", file=sys.stderr, show_pos=True) as bar:
         while True:
             batch = db.session.scalars(
@@ -65,12 +65,16 @@ def reindex_command() -> None:
             ).all()
             if not batch:
                 break
-            backend.index(listing_document(listing) for listing in batch)
+            documents = [listing_document(listing) for listing in batch]
+            without_vector += len(vectors.attach(documents, encoder=None))  # stored vectors only
+            backend.index(documents)
             last_id, done = batch[-1].id, done + len(batch)
             bar.update(len(batch))
             db.session.expunge_all()
     elapsed = time.perf_counter() - started
     click.echo(f"reindexed {done} listings in {elapsed:.1f} s ({done / elapsed if elapsed else 0:.0f} docs/s)")
+    if without_vector:
+        click.echo(f"{without_vector} listings have no stored vector yet: `flask search sync` computes them")
 
 
 def _filters_options(function):
@@ -124,6 +128,33 @@ def query_command(text: str, kind: str, limit: int, queries_file, **filter_value
 def _hit_line(hit) -> dict:
     return {"id": int(hit.id), "external_id": hit.document.get("external_id"), "title": hit.document.get("title"),
             "score": round(hit.score, 4)}
+
+
+@search_cli.command("match")
+@click.option("--demand", "demands", multiple=True, help="External id of a demand (repeatable).")
+@click.option("--all-demands", is_flag=True, help="Every published demand.")
+@click.option("--limit", default=10, show_default=True)
+def match_command(demands: tuple[str, ...], all_demands: bool, limit: int) -> None:
+    """Print each demand's best achievements as JSON lines: the ranking its page shows."""
+    if not demands and not all_demands:
+        raise click.UsageError("give --demand EXTERNAL_ID (repeatable) or --all-demands")
+    statement = select(Listing).where(Listing.kind == ListingKind.DEMAND)
+    if all_demands:
+        statement = statement.where(Listing.status == "published")
+    else:
+        statement = statement.where(Listing.external_id.in_(demands))
+    found = {listing.external_id: listing for listing in db.session.scalars(statement.order_by(Listing.id))}
+    missing = [external_id for external_id in demands if external_id not in found]
+    if missing:
+        raise click.ClickException(f"no demand with external id {', '.join(missing)}")
+    try:
+        for external_id, demand in found.items():
+            matches = [matching.as_json(item) for item in matching.matches_for(demand, limit=limit)]
+            click.echo(json.dumps({"demand": external_id, "matches": [
+                {"external_id": item["external_id"], "score": item["score"], "why": item["why"]} for item in matches
+            ]}, ensure_ascii=False))
+    except BackendUnavailable as error:
+        raise click.ClickException(f"search backend unavailable: {error}") from None
 
 
 def register(app: Flask) -> None:

@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import chain
 
-from sqlalchemy import delete, event, func, insert, or_, select
+from sqlalchemy import delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.core.models import utcnow
+from marketplace.discovery import vectors
 from marketplace.discovery.documents import listing_document
 from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
 from marketplace.listings.models import Listing
 from search.backends import BackendUnavailable, SearchBackend
+from search.documents import DocumentError
+from search.encoders import Encoder
 
 MAX_BACKOFF_SECONDS = 300
 WRITTEN_FLAG = "search_outbox_written"
@@ -46,6 +49,7 @@ class DrainReport:
     indexed: int = 0
     deleted: int = 0
     failed: int = 0
+    awaiting_vectors: int = 0
     error: str | None = None
 
 
@@ -53,14 +57,19 @@ def backlog() -> int:
     return db.session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
 
 
-def drain(backend: SearchBackend, limit: int = 500) -> DrainReport:
-    """Send up to ``limit`` due outbox rows to the backend; commits its own bookkeeping."""
+def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = None) -> DrainReport:
+    """Send up to ``limit`` due outbox rows to the backend; commits its own bookkeeping.
+
+    Without an ``encoder`` (web requests) listings whose vector is missing or stale are indexed
+    for text search and their rows stay, marked ``needs_vector``, for the worker, which passes
+    one: encoding is the slow part and must not sit on a request's path.
+    """
     now = utcnow()
-    rows = db.session.scalars(
-        select(SearchOutbox)
-        .where(or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
-        .order_by(SearchOutbox.id).limit(limit)
-    ).all()
+    due = select(SearchOutbox).where(
+        or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
+    if encoder is None:
+        due = due.where(SearchOutbox.needs_vector.is_(False))
+    rows = db.session.scalars(due.order_by(SearchOutbox.id).limit(limit)).all()
     report = DrainReport()
     if not rows:
         return report
@@ -68,11 +77,17 @@ def drain(backend: SearchBackend, limit: int = 500) -> DrainReport:
     listings = {listing.id: listing for listing in db.session.scalars(
         select(Listing).where(Listing.id.in_(listing_ids)))}
     gone = sorted(str(listing_id) for listing_id in listing_ids - listings.keys())
+    documents = [listing_document(listing) for listing in listings.values()]
+    waiting = vectors.attach(documents, encoder)
     try:
-        backend.index(listing_document(listing) for listing in listings.values())
+        backend.index(documents)
         if gone:
             backend.delete(gone)
-    except BackendUnavailable as error:
+    except (BackendUnavailable, DocumentError) as error:
+        # Either the backend is away or it refused a document: keep the rows, back off, and leave
+        # the reason in last_error where `flask search sync` and /healthz show the backlog.
+        db.session.rollback()  # vectors computed above are kept only with a successful index write
+        rows = db.session.scalars(select(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows]))).all()
         for row in rows:
             row.attempts += 1
             row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, MAX_BACKOFF_SECONDS))
@@ -80,15 +95,17 @@ def drain(backend: SearchBackend, limit: int = 500) -> DrainReport:
         db.session.commit()
         report.failed, report.error = len(rows), str(error)
         return report
-    db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows])))
+    finished = [row.id for row in rows if row.listing_id not in waiting]
+    db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(finished)))
+    for row in rows:
+        if row.listing_id in waiting:
+            row.needs_vector = True
     db.session.commit()
-    report.indexed, report.deleted = len(listings), len(gone)
+    report.indexed, report.deleted, report.awaiting_vectors = len(listings), len(gone), len(waiting)
     return report
 
 
 def retry_now() -> None:
     """Make every waiting row due (after an outage is fixed, or before a manual sync)."""
-    from sqlalchemy import update
-
     db.session.execute(update(SearchOutbox).values(next_attempt_at=None))
     db.session.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from marketplace.listings import queries
 from marketplace.listings.models import Listing
 from marketplace.listings.queries import BrowseFilters
 from search.backends import BackendUnavailable, SearchBackend, create_backend
+from search.encoders import Encoder, get_encoder
 from search.query import Filters, SearchQuery, SearchResult, Viewer
 
 CATCH_UP_LIMIT = 200
@@ -26,10 +26,19 @@ def backend() -> SearchBackend:
     engine = current_app.extensions.get("search_backend")
     if engine is None:
         name = current_app.config["SEARCH_BACKEND"]
-        path = current_app.config.get("SEARCH_INDEX_PATH") or Path(current_app.instance_path) / "search-index.sqlite"
-        engine = create_backend(name, path=path)
+        if name == "elasticsearch":
+            if not current_app.config["ELASTICSEARCH_URL"]:
+                raise RuntimeError("MARKETPLACE_SEARCH_BACKEND=elasticsearch needs MARKETPLACE_ELASTICSEARCH_URL")
+            engine = create_backend(name, url=current_app.config["ELASTICSEARCH_URL"],
+                                    index_prefix=current_app.config["ELASTICSEARCH_INDEX_PREFIX"])
+        else:
+            engine = create_backend(name, path=current_app.config["SEARCH_INDEX_PATH"])
         current_app.extensions["search_backend"] = engine
     return engine
+
+
+def encoder() -> Encoder:
+    return get_encoder(current_app.config["SEARCH_ENCODER"])
 
 
 def viewer_for(user) -> Viewer:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import page_number, paginate
+from marketplace.discovery import matching
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings import permissions, queries, services
@@ -60,6 +61,8 @@ def detail(listing_id: int):
         "listings/detail.html", listing=listing,
         can_edit=permissions.can_edit(current_user, listing),
         is_favourite=services.is_favourite(current_user, listing),
+        matches=matching.safe_matches_for(listing, limit=6) if listing.is_published else None,
+        describe_reason=matching.describe,
     )
 
 

@@ -10,7 +10,12 @@ def create_backend(name: str, **options) -> SearchBackend:
         from search.backends.sqlite import SqliteBackend
 
         return SqliteBackend(options["path"])
-    raise ValueError(f"unknown search backend {name!r} (expected 'sqlite')")
+    if name == "elasticsearch":
+        # Imported here so the sqlite default never loads the Elasticsearch client.
+        from search.backends.elasticsearch import ElasticsearchBackend
+
+        return ElasticsearchBackend(**options)  # url=..., index_prefix=..., and see its __init__
+    raise ValueError(f"unknown search backend {name!r} (expected 'sqlite' or 'elasticsearch')")
 
 
 __all__ = ["BackendUnavailable", "SearchBackend", "create_backend"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from search.query import SearchQuery, SearchResult
+from search.query import Filters, SearchQuery, SearchResult
+
+Scored = tuple[str, float, dict[str, Any]]  # (document id, score, stored document)
 
 
 class BackendUnavailable(RuntimeError):
@@ -30,6 +32,15 @@ class SearchBackend(ABC):
     @abstractmethod
     def suggest(self, prefix: str, kind: str | None = None, limit: int = 8) -> list[str]:
         """Published titles and keywords starting with (or containing) ``prefix``, for type-ahead."""
+
+    @abstractmethod
+    def knn(self, vector: Sequence[float], kind: str, k: int = 100) -> list[Scored]:
+        """Published documents of ``kind`` nearest to ``vector`` by cosine, best first."""
+
+    def lexical(self, text: str, kind: str, k: int = 100) -> list[Scored]:
+        """Published documents of ``kind`` ranked by BM25 against any word of ``text``."""
+        query = SearchQuery(text=text, filters=Filters(kind=kind), per_page=k, facets=False, match_any=True)
+        return [(hit.id, hit.score, hit.document) for hit in self.search(query).hits]
 
     @abstractmethod
     def count(self) -> int: ...

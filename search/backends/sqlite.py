@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from search import analysis
 from search.backends.base import BackendUnavailable, SearchBackend
 from search.documents import TEXT_FIELDS, check_document, stored_view
@@ -143,9 +145,11 @@ class SqliteBackend(SearchBackend):
                     (rowid, *(_segmented_field(doc, name) for name in TEXT_FIELDS), _grams(doc)),
                 )
                 written += 1
+            _bump_generation(connection)
             connection.execute("COMMIT")
         except sqlite3.Error as error:
-            connection.execute("ROLLBACK") if connection.in_transaction else None
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise BackendUnavailable(f"sqlite search index: {error}") from error
         except BaseException:
             if connection.in_transaction:
@@ -162,6 +166,7 @@ class SqliteBackend(SearchBackend):
                 if row is not None:
                     connection.execute("DELETE FROM docs_fts WHERE rowid = ?", row)
                     connection.execute("DELETE FROM docs WHERE rowid = ?", row)
+            _bump_generation(connection)
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             if connection.in_transaction:
@@ -171,6 +176,38 @@ class SqliteBackend(SearchBackend):
     def clear(self) -> None:
         self._execute("DELETE FROM docs_fts")
         self._execute("DELETE FROM docs")
+        _bump_generation(self._connection())
+
+    def knn(self, vector, kind: str, k: int = 100) -> list[tuple[str, float, dict[str, Any]]]:
+        ids, matrix, documents = self._vectors(kind)
+        if not ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        scores = matrix @ query
+        k = min(k, len(ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(ids[i], float(scores[i]), documents[i]) for i in top]
+
+    def _vectors(self, kind: str):
+        """Published vectors of one kind as a normalised matrix, cached until the index changes."""
+        generation = self._execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = generation[0] if generation else "0"
+        cached = self._local.__dict__.setdefault("vectors", {}).get(kind)
+        if cached is not None and cached[0] == generation:
+            return cached[1:]
+        rows = self._execute(
+            "SELECT doc_id, vector, stored FROM docs WHERE kind = ? AND status = 'published' AND vector IS NOT NULL",
+            (kind,),
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        matrix = np.vstack([np.frombuffer(row[1], dtype=np.float32) for row in rows]) if rows else None
+        if matrix is not None:
+            matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        documents = [json.loads(row[2]) for row in rows]
+        self._local.vectors[kind] = (generation, ids, matrix, documents)
+        return ids, matrix, documents
 
     # ---- reading --------------------------------------------------------------------------------
 
@@ -188,6 +225,8 @@ class SqliteBackend(SearchBackend):
         groups = _term_groups(query.text)
         if not groups:
             return self._run(query, groups, None)
+        if query.match_any:
+            return self._run(query, groups, _match_any(groups))
         result = self._run(query, groups, _match_all(groups))
         if result.total == 0 and len(groups) > 1:
             relaxed = self._run(query, groups, _match_any(groups))
@@ -211,7 +250,10 @@ class SqliteBackend(SearchBackend):
             f"ORDER BY {order} LIMIT :limit OFFSET :offset",
             {**params, "limit": query.per_page, "offset": query.offset},
         ).fetchall()
-        total = self._execute(f"SELECT count(*) FROM {source} WHERE {where_sql}", params).fetchone()[0]
+        if query.match_any and not query.facets:
+            total = len(rows)  # more-like-this callers want the best candidates, not how many matched
+        else:
+            total = self._execute(f"SELECT count(*) FROM {source} WHERE {where_sql}", params).fetchone()[0]
         marked_terms = [term for group in groups for term in group]
         hits = []
         for doc_id, stored, score in rows:
@@ -279,9 +321,7 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _vector_bytes(vector) -> bytes:
-    import array
-
-    return array.array("f", vector).tobytes()
+    return np.asarray(vector, dtype=np.float32).tobytes()
 
 
 def _ensure_schema(connection: sqlite3.Connection) -> None:
@@ -293,6 +333,14 @@ def _ensure_schema(connection: sqlite3.Connection) -> None:
         connection.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs; DELETE FROM meta;")
     connection.executescript(_SCHEMA)
     connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+
+def _bump_generation(connection: sqlite3.Connection) -> None:
+    """Every write changes the generation, so per-process vector caches know to reload."""
+    connection.execute(
+        "INSERT INTO meta VALUES ('generation', '1') "
+        "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
 
 
 def _grams(doc: dict[str, Any]) -> str:

@@ -6,20 +6,33 @@ Flask app and no database.
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 
 from search.backends import create_backend
 from search.query import Filters, SearchQuery, Viewer
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite"] + (["elasticsearch"] if os.environ.get("ELASTICSEARCH_URL") else [])
+
+
+def _create(name, tmp_path):
+    if name == "elasticsearch":
+        # Indices of their own per test, so runs (and xdist workers) never see each other's documents.
+        return create_backend("elasticsearch", url=os.environ["ELASTICSEARCH_URL"],
+                              index_prefix=f"contract-{uuid.uuid4().hex[:12]}", refresh="wait_for")
+    return create_backend(name, path=tmp_path / "index.sqlite")
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path):
-    engine = create_backend(request.param, path=tmp_path / "index.sqlite")
+    engine = _create(request.param, tmp_path)
     engine.clear()
     yield engine
     engine.clear()
+    if request.param == "elasticsearch":
+        engine.drop()
 
 
 def doc(doc_id, **fields):

@@ -1,0 +1,46 @@
+"""Listing vectors: computed once per text by the worker, stored in the database, reused by every reindex."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from marketplace.discovery.models import ListingVector
+from marketplace.extensions import db
+from search.encoders import Encoder, passage_text, vector_from_bytes, vector_to_bytes
+
+ENCODE_BATCH = 32
+
+
+def text_hash(document: dict) -> str:
+    return hashlib.sha256(passage_text(document).encode("utf-8")).hexdigest()
+
+
+def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
+    """Put each document's stored vector on it, computing missing or stale ones when an encoder
+    is given. Returns the listing ids still waiting for a vector."""
+    if not documents:
+        return set()
+    stored = {vector.listing_id: vector for vector in db.session.scalars(
+        select(ListingVector).where(ListingVector.listing_id.in_([int(doc["id"]) for doc in documents])))}
+    stale: list[dict] = []
+    for doc in documents:
+        vector = stored.get(int(doc["id"]))
+        current = vector is not None and vector.text_hash == text_hash(doc)
+        if current and (encoder is None or vector.encoder == encoder.name):
+            doc["vector"], doc["vector_model"] = vector_from_bytes(vector.vector).tolist(), vector.encoder
+        else:
+            stale.append(doc)
+    if encoder is None:
+        return {int(doc["id"]) for doc in stale}
+    for start in range(0, len(stale), ENCODE_BATCH):
+        batch = stale[start:start + ENCODE_BATCH]
+        matrix = encoder.encode_passages([passage_text(doc) for doc in batch])
+        for doc, row in zip(batch, matrix, strict=True):
+            listing_id = int(doc["id"])
+            vector = stored.get(listing_id) or ListingVector(listing_id=listing_id)
+            vector.encoder, vector.text_hash, vector.vector = encoder.name, text_hash(doc), vector_to_bytes(row)
+            db.session.add(vector)
+            doc["vector"], doc["vector_model"] = row.tolist(), encoder.name
+    return set()
