@@ -119,15 +119,23 @@ def _structured(source: dict, target: dict) -> tuple[float, list[Reason]]:
     return factor, reasons
 
 
-def _shared_terms(source_terms: list[str], target: dict, limit: int = 5) -> list[str]:
-    target_tokens = set(analysis.tokenize(" ".join(
-        str(target.get(name) or "") for name in ("title", "summary", "description")) + " "
-        + " ".join(target.get("keywords") or [])))
-    shared: list[str] = []
-    for token in source_terms:
-        if token in target_tokens and token not in shared:
-            shared.append(token)
-    return shared[:limit]
+def _meaningful(token: str) -> bool:
+    return len(token) > 1 and not any(char.isdigit() for char in token)
+
+
+def _shared_terms(source: dict, target: dict, limit: int = 5) -> list[str]:
+    """Words the two listings share, as a reader would pick them: what either side puts in its
+    title or keywords, not incidental words of two long descriptions ("完成", "利用")."""
+    def tokens(document: dict, fields: tuple[str, ...]) -> list[str]:
+        text = " ".join([*(str(document.get(name) or "") for name in fields), *(document.get("keywords") or [])])
+        return [token for token in analysis.tokenize(text) if _meaningful(token)]
+
+    source_head, target_head = tokens(source, ("title",)), set(tokens(target, ("title",)))
+    source_all = set(tokens(source, ("title", "summary", "description")))
+    target_all = set(tokens(target, ("title", "summary", "description")))
+    shared = [token for token in source_head if token in target_all]
+    shared += [token for token in target_head if token in source_all]
+    return list(dict.fromkeys(shared))[:limit]
 
 
 _QUERY_VECTORS: OrderedDict[tuple[str, str], Any] = OrderedDict()
@@ -166,12 +174,11 @@ def match(backend: SearchBackend, encoder: Encoder | None, source: dict[str, Any
         finals[doc_id] = raw + shift
     best = sorted(finals, key=lambda doc_id: (-finals[doc_id], doc_id))[:limit]
     # Wording the reasons costs a tokenisation per hit: only for the hits returned.
-    source_terms = [token for token in analysis.tokenize(full_text) if len(token) > 1]  # title words first
     matches = []
     for doc_id in best:
         document = documents[doc_id]
         reasons = []
-        shared = _shared_terms(source_terms, document)
+        shared = _shared_terms(source, document)
         if shared:
             reasons.append(Reason("shared_terms", {"terms": shared}))
         if doc_id in similarity:

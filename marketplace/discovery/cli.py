@@ -56,9 +56,9 @@ def reindex_command() -> None:
     backend = discovery.backend()
     total = db.session.scalar(select(func.count()).select_from(Listing)) or 0
     started = time.perf_counter()
-    backend.clear()
     last_id, done, without_vector = 0, 0, 0
-    with click.progressbar(length=total, label="reindexing", file=sys.stderr, show_pos=True) as bar:
+    progress = click.progressbar(length=total, label="reindexing", file=sys.stderr, show_pos=True)
+    with backend.reindexing() as write, progress as bar:
         while True:
             batch = db.session.scalars(
                 select(Listing).where(Listing.id > last_id).order_by(Listing.id).limit(REINDEX_BATCH)
@@ -67,7 +67,7 @@ def reindex_command() -> None:
                 break
             documents = [listing_document(listing) for listing in batch]
             without_vector += len(vectors.attach(documents, encoder=None))  # stored vectors only
-            backend.index(documents)
+            write(documents)
             last_id, done = batch[-1].id, done + len(batch)
             bar.update(len(batch))
             db.session.expunge_all()

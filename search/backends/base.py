@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from search.query import Filters, SearchQuery, SearchResult
@@ -44,6 +45,16 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def count(self) -> int: ...
+
+    @contextmanager
+    def reindexing(self) -> Iterator[Callable[[Iterable[dict[str, Any]]], int]]:
+        """``with backend.reindexing() as write: write(batch)…`` rebuilds the whole index.
+
+        This default empties the index first; a backend that can build beside the live index and
+        swap (Elasticsearch: a new index behind the alias) overrides it so searches never see it empty.
+        """
+        self.clear()
+        yield self.index
 
     @abstractmethod
     def clear(self) -> None:

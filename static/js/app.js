@@ -12,6 +12,25 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   });
+  // Type-ahead: titles from the search index as the user types (a datalist keeps it accessible).
+  document.querySelectorAll("input[data-suggest-url]").forEach((input) => {
+    const list = document.getElementById(input.getAttribute("list"));
+    let timer = null;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      const prefix = input.value.trim();
+      if (!list || prefix.length < 2) return;
+      timer = setTimeout(async () => {
+        const url = new URL(input.dataset.suggestUrl, window.location.origin);
+        url.searchParams.set("q", prefix);
+        try {
+          const response = await fetch(url, { headers: { Accept: "application/json" } });
+          const { suggestions } = await response.json();
+          list.replaceChildren(...suggestions.map((title) => Object.assign(document.createElement("option"), { value: title })));
+        } catch (error) { /* suggestions are a convenience; typing still works */ }
+      }, 200);
+    });
+  });
   // Demand form: the bounty only makes sense for open challenges.
   const challenge = document.getElementById("challenge");
   const bounty = document.getElementById("bounty_cny");
