@@ -12,7 +12,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,25 @@ class SqliteBackend(SearchBackend):
 
     # ---- writing --------------------------------------------------------------------------------
 
-    def index(self, documents: Iterable[dict[str, Any]]) -> int:
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; it bumps the generation so other processes reload their vectors."""
         connection = self._connection()
-        written = 0
         try:
             connection.execute("BEGIN IMMEDIATE")
+            yield connection
+            _bump_generation(connection)
+            connection.execute("COMMIT")
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise BackendUnavailable(f"sqlite search index: {error}") from error
+            raise
+
+    def index(self, documents: Iterable[dict[str, Any]]) -> int:
+        written = 0
+        with self._write() as connection:
             for doc in documents:
                 check_document(doc)
                 rowid = connection.execute(_UPSERT, _row(doc)).fetchone()[0]
@@ -145,38 +160,20 @@ class SqliteBackend(SearchBackend):
                     (rowid, *(_segmented_field(doc, name) for name in TEXT_FIELDS), _grams(doc)),
                 )
                 written += 1
-            _bump_generation(connection)
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise BackendUnavailable(f"sqlite search index: {error}") from error
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
         return written
 
     def delete(self, ids: Iterable[str]) -> None:
-        connection = self._connection()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
+        with self._write() as connection:
             for doc_id in ids:
                 row = connection.execute("SELECT rowid FROM docs WHERE doc_id = ?", (str(doc_id),)).fetchone()
                 if row is not None:
                     connection.execute("DELETE FROM docs_fts WHERE rowid = ?", row)
                     connection.execute("DELETE FROM docs WHERE rowid = ?", row)
-            _bump_generation(connection)
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise BackendUnavailable(f"sqlite search index: {error}") from error
 
     def clear(self) -> None:
-        self._execute("DELETE FROM docs_fts")
-        self._execute("DELETE FROM docs")
-        _bump_generation(self._connection())
+        with self._write() as connection:
+            connection.execute("DELETE FROM docs_fts")
+            connection.execute("DELETE FROM docs")
 
     def knn(self, vector, kind: str, k: int = 100) -> list[tuple[str, float, dict[str, Any]]]:
         ids, matrix, documents = self._vectors(kind)
