@@ -88,6 +88,9 @@ _ORDER = {
     "budget_desc": "d.budget_max_cents IS NULL, d.budget_max_cents DESC, d.rowid DESC",
     "deadline": "d.deadline IS NULL, d.deadline ASC, d.rowid DESC",
 }
+# CROSS JOIN fixes SQLite's join order: full-text match first, then look each hit up. With a plain
+# JOIN the planner may scan every document of the kind and run the match per row (seconds at 100k).
+_MATCHED = "docs_fts f CROSS JOIN docs d ON d.rowid = f.rowid"
 _FACET_COLUMNS = {"industry": "d.industry", "district": "d.district", "ip_type": "d.ip_type",
                   "trl": "d.trl", "min_trl": "d.min_trl", "challenge": "d.challenge"}
 
@@ -236,7 +239,7 @@ class SqliteBackend(SearchBackend):
         source = "docs d"
         rank = "0.0"
         if match is not None:
-            source = "docs_fts f JOIN docs d ON d.rowid = f.rowid"
+            source = _MATCHED
             where.insert(0, "docs_fts MATCH :match")
             params["match"] = match
             rank = "bm25(docs_fts, {})".format(", ".join(str(weight) for weight in FIELD_WEIGHTS))
@@ -267,7 +270,7 @@ class SqliteBackend(SearchBackend):
             where, params = _conditions(query, skip=name)
             source = "docs d"
             if match is not None:
-                source = "docs_fts f JOIN docs d ON d.rowid = f.rowid"
+                source = _MATCHED
                 where.insert(0, "docs_fts MATCH :match")
                 params["match"] = match
             where_sql = " AND ".join(where) or "1"
@@ -287,7 +290,7 @@ class SqliteBackend(SearchBackend):
         match = " AND ".join(_quote(token) for token in tokens[:-1])
         last = "{title keywords}: " + _quote(tokens[-1]) + "*"
         match = f"{match} AND {last}" if match else last
-        sql = ("SELECT DISTINCT json_extract(d.stored, '$.title') FROM docs_fts f JOIN docs d ON d.rowid = f.rowid "
+        sql = ("SELECT DISTINCT json_extract(d.stored, '$.title') FROM " + _MATCHED + " "
                "WHERE docs_fts MATCH ? AND d.status = 'published'")
         params: list[Any] = [match]
         if kind:
