@@ -391,6 +391,12 @@ def _match_any(groups: list[list[str]]) -> str:
     return " OR ".join(_group_expression(group) for group in groups)
 
 
+def _bound(where: list[str], params: dict[str, Any], column: str, operator: str, name: str, value) -> None:
+    if value is not None:
+        where.append(f"{column} {operator} :{name}")
+        params[name] = value
+
+
 def _conditions(query: SearchQuery, skip: str | None) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions for the query's filters and visibility; ``skip`` leaves one facet's filter out."""
     filters, viewer = query.filters, query.viewer
@@ -422,27 +428,14 @@ def _conditions(query: SearchQuery, skip: str | None) -> tuple[list[str], dict[s
         params["mode"] = filters.cooperation_mode
     trl_column = "d.min_trl" if filters.kind == "demand" else "d.trl"
     if skip not in ("trl", "min_trl"):
-        if filters.trl_min is not None:
-            where.append(f"{trl_column} >= :trl_min")
-            params["trl_min"] = filters.trl_min
-        if filters.trl_max is not None:
-            where.append(f"{trl_column} <= :trl_max")
-            params["trl_max"] = filters.trl_max
-    if filters.kind == "demand":
-        # A demand fits an amount range when its budget range overlaps it.
-        if filters.amount_min_cents is not None:
-            where.append("d.budget_max_cents >= :amount_min")
-            params["amount_min"] = filters.amount_min_cents
-        if filters.amount_max_cents is not None:
-            where.append("d.budget_min_cents <= :amount_max")
-            params["amount_max"] = filters.amount_max_cents
-    else:
-        if filters.amount_min_cents is not None:
-            where.append("d.price_cents >= :amount_min")
-            params["amount_min"] = filters.amount_min_cents
-        if filters.amount_max_cents is not None:
-            where.append("d.price_cents <= :amount_max")
-            params["amount_max"] = filters.amount_max_cents
+        _bound(where, params, trl_column, ">=", "trl_min", filters.trl_min)
+        _bound(where, params, trl_column, "<=", "trl_max", filters.trl_max)
+    # A demand fits an amount range when its budget range overlaps it; an achievement when its price is inside.
+    low_column, high_column = (
+        ("d.budget_max_cents", "d.budget_min_cents") if filters.kind == "demand" else ("d.price_cents", "d.price_cents")
+    )
+    _bound(where, params, low_column, ">=", "amount_min", filters.amount_min_cents)
+    _bound(where, params, high_column, "<=", "amount_max", filters.amount_max_cents)
     if filters.org_name:
         where.append("d.org_name = :org_name")
         params["org_name"] = filters.org_name
