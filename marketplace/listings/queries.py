@@ -56,6 +56,16 @@ class BrowseFilters:
         filters.sort = args.get("sort") if args.get("sort") in SORTS else default_sort
         return filters
 
+    def to_args(self) -> dict[str, str]:
+        """The query arguments ``from_args`` reads back into these filters (sort and page left out)."""
+        args = {
+            "q": self.q, "industry": self.industry, "district": self.district, "mode": self.cooperation_mode,
+            "trl_min": self.trl_min, "trl_max": self.trl_max,
+            "amount_min": _in_wan(self.amount_min), "amount_max": _in_wan(self.amount_max),
+            "challenge": "1" if self.challenge_only else None,
+        }
+        return {name: str(value) for name, value in args.items() if value is not None}
+
 
 def _int_in(raw, low: int, high: int) -> int | None:
     try:
@@ -71,6 +81,10 @@ def _wan(raw) -> Decimal | None:
     except (InvalidOperation, TypeError, ValueError):
         return None
     return value * 10_000 if value.is_finite() and value >= 0 else None
+
+
+def _in_wan(amount: Decimal | None) -> str | None:
+    return None if amount is None else format((amount / 10_000).normalize(), "f")
 
 
 def browse(kind: str, filters: BrowseFilters) -> Select:
