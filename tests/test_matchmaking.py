@@ -170,7 +170,8 @@ def test_worker_runs_index_scan_and_alerts_in_order(app, people, published_deman
     assert f"https://tech.qingdao.example/listings/{achievement.id}" in mail.get_content()
 
 
-def test_matchmaking_cli_rescans_everything(runner, people, published_demand):
+def test_matchmaking_cli_rescans_everything(app, runner, people, published_demand):
+    app.config.update(SERVER_NAME=None)  # as in production, where links come from PUBLIC_URL
     publish_by_review(people, **INSULATION)
     index_everything()
     db.session.execute(MatchScan.__table__.delete())
@@ -232,3 +233,11 @@ def test_dashboard_filters_by_score_floor_and_shows_empty_state(client, people, 
     assert pair.demand.title not in hidden and "暂无匹配" in hidden
     assert pair.demand.title in client.get("/matchmaking/?min_score=70").get_data(as_text=True)
     assert pair.demand.title not in client.get("/matchmaking/?industry=marine_equipment").get_data(as_text=True)
+
+
+def test_brokers_workbench_counts_pairs_waiting(client, people, pair):
+    login(client, people["broker"])
+    assert "1 对新匹配待处理，0 对跟进中" in client.get("/dashboard").get_data(as_text=True)
+    client.post("/account/logout")
+    login(client, people["researcher"])
+    assert "对新匹配待处理" not in client.get("/dashboard").get_data(as_text=True)

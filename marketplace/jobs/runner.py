@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from marketplace.alerts.services import check_saved_searches
+from marketplace.core.background import on_public_site
 from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
@@ -33,12 +34,12 @@ JOBS = (
 
 
 def run_once() -> dict[str, object]:
-    """Run every job once, each in a request context on PUBLIC_URL so the links they mail are absolute.
+    """Run every job once, on the public site so the links they mail are absolute.
 
     One job failing (a bug, a database hiccup) is logged and does not stop the others.
     """
     reports = {}
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+    with on_public_site():
         for job in JOBS:
             try:
                 reports[job.name] = job.run()

@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from marketplace.core.background import on_public_site
 from marketplace.matchmaking import services
 
 matchmaking_cli = AppGroup("matchmaking", help="Strong demand–achievement pairs for brokers.")
@@ -22,7 +23,8 @@ def scan_command(everything: bool, notify: bool) -> None:
         click.echo(f"queued {services.queue_all_published(announce=notify)} listings")
     total = services.ScanReport()
     while True:
-        report = services.run_scans()
+        with on_public_site():
+            report = services.run_scans()
         total.scanned, total.pairs, total.notified = (total.scanned + report.scanned, total.pairs + report.pairs,
                                                       total.notified + report.notified)
         if report.failed:
