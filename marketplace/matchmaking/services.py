@@ -4,7 +4,6 @@ and announced to the owners of the listings they match."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from itertools import groupby
 
 from flask import current_app, url_for
@@ -14,6 +13,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
 from marketplace.core.models import utcnow
+from marketplace.core.retry import next_attempt_after
 from marketplace.discovery import matching
 from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
@@ -26,7 +26,6 @@ from search.backends import BackendUnavailable
 
 SCAN_BATCH = 20
 MATCHES_PER_SCAN = 20
-MAX_BACKOFF_SECONDS = 300
 # Approval by a reviewer announces a listing; an import records its pairs quietly.
 SCAN_ACTIONS = {"approved": True, "imported": False, "import_updated": False}
 
@@ -90,7 +89,7 @@ def _back_off(scan_ids: list[int], error: str) -> None:
     now = utcnow()
     for scan in db.session.scalars(select(MatchScan).where(MatchScan.id.in_(scan_ids))):
         scan.attempts += 1
-        scan.next_attempt_at = now + timedelta(seconds=min(2 ** scan.attempts, MAX_BACKOFF_SECONDS))
+        scan.next_attempt_at = next_attempt_after(scan.attempts, now)
         scan.last_error = error[:500]
     db.session.commit()
 
