@@ -64,7 +64,8 @@ def catch_up() -> outbox.DrainReport | None:
 def to_filters(kind: str, browse: BrowseFilters) -> Filters:
     return Filters(
         kind=kind, industry=browse.industry, district=browse.district,
-        cooperation_mode=browse.cooperation_mode, trl_min=browse.trl_min, trl_max=browse.trl_max,
+        cooperation_mode=browse.cooperation_mode, ip_type=browse.ip_type, org_name=browse.institution,
+        trl_min=browse.trl_min, trl_max=browse.trl_max,
         amount_min_cents=None if browse.amount_min is None else int(browse.amount_min * 100),
         amount_max_cents=None if browse.amount_max is None else int(browse.amount_max * 100),
         challenge_only=browse.challenge_only,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Select, String, and_, cast, or_, select
 
+from marketplace.accounts.models import Organisation
 from marketplace.core import taxonomy
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
 
@@ -27,6 +28,8 @@ class BrowseFilters:
     industry: str | None = None
     district: str | None = None
     cooperation_mode: str | None = None
+    ip_type: str | None = None
+    institution: str | None = None  # the offering organisation's name, as shown on the listing
     trl_min: int | None = None
     trl_max: int | None = None
     amount_min: Decimal | None = None  # yuan; price for achievements, budget for demands
@@ -46,6 +49,9 @@ class BrowseFilters:
             filters.district = args["district"]
         if args.get("mode") in taxonomy.COOPERATION_MODES:
             filters.cooperation_mode = args["mode"]
+        if args.get("ip_type") in taxonomy.IP_TYPES:
+            filters.ip_type = args["ip_type"]
+        filters.institution = (args.get("institution") or "").strip()[:200] or None
         filters.trl_min = _int_in(args.get("trl_min"), 1, 9)
         filters.trl_max = _int_in(args.get("trl_max"), 1, 9)
         # The amount filters are entered in 万元, as users think about technology prices.
@@ -60,6 +66,7 @@ class BrowseFilters:
         """The query arguments ``from_args`` reads back into these filters (sort and page left out)."""
         args = {
             "q": self.q, "industry": self.industry, "district": self.district, "mode": self.cooperation_mode,
+            "ip_type": self.ip_type, "institution": self.institution,
             "trl_min": self.trl_min, "trl_max": self.trl_max,
             "amount_min": _in_wan(self.amount_min), "amount_max": _in_wan(self.amount_max),
             "challenge": "1" if self.challenge_only else None,
@@ -103,6 +110,13 @@ def browse(kind: str, filters: BrowseFilters) -> Select:
     if filters.cooperation_mode:
         # JSON list membership, portable across SQLite and PostgreSQL: codes are quoted in the text form.
         statement = statement.where(cast(model.cooperation_modes, String).like(f'%"{filters.cooperation_mode}"%'))
+    if filters.ip_type:
+        statement = statement.where(model.ip_type == filters.ip_type)
+    if filters.institution:
+        # What the listing shows as its organisation: the registered one's name, else the free-text name.
+        registered = select(Organisation.id).where(Organisation.name == filters.institution)
+        statement = statement.where(or_(model.organisation_id.in_(registered), and_(
+            model.organisation_id.is_(None), model.org_name == filters.institution)))
     trl_column = model.trl if kind == ListingKind.ACHIEVEMENT else model.min_trl
     if filters.trl_min:
         statement = statement.where(trl_column >= filters.trl_min)
