@@ -52,3 +52,30 @@ def test_query_command_takes_the_new_filters(runner, catalogue):
                                  "--ip-type", "software_copyright"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["title"] for line in result.output.splitlines()] == ["海洋牧场监测软件"]
+
+
+@pytest.mark.parametrize("index_up", [True, False], ids=["index", "database"])
+def test_owners_find_their_unpublished_listings_when_they_ask(app, client, index_up):
+    from marketplace.accounts.roles import Role
+    from marketplace.listings.models import ListingStatus
+    from tests.factories import login, make_user
+
+    owner, other, admin = make_user(Role.RESEARCHER), make_user(Role.RESEARCHER), make_user(Role.ADMIN, org=False)
+    ids = {"draft": make_listing(title="海藻酸盐敷料草稿", owner=owner, status=ListingStatus.DRAFT).id,
+           "submitted": make_listing(title="海藻酸盐敷料待审", owner=other, status=ListingStatus.SUBMITTED).id,
+           "public": make_listing(title="海藻酸盐敷料公开").id}
+    outbox.drain(discovery.backend())
+    if not index_up:
+        app.extensions["search_backend"] = BrokenBackend()
+
+    def found(user, args):
+        client.post("/account/logout")
+        if user is not None:
+            login(client, user)
+        page = client.get("/achievements?" + args).get_data(as_text=True)
+        return {name for name, listing_id in ids.items() if f'href="/listings/{listing_id}"' in page}
+
+    assert found(owner, "q=海藻酸盐") == {"public"}
+    assert found(owner, "q=海藻酸盐&unpublished=1") == {"draft", "public"}
+    assert found(None, "q=海藻酸盐&unpublished=1") == {"public"}
+    assert found(admin, "q=海藻酸盐&unpublished=1") == {"draft", "submitted", "public"}

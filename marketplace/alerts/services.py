@@ -57,6 +57,7 @@ def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
     if kind not in BROWSE_ENDPOINTS:
         raise ServiceError(_("不支持的信息类型"), 400)
     filters = BrowseFilters.from_args(args)
+    filters.include_unpublished = False  # alerts are about what the public can see
     criteria = filters.to_args()
     owned = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == user.id)).all()
     if any(search.kind == kind and search.criteria == criteria for search in owned):

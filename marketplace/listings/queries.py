@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, String, and_, cast, or_, select
+from sqlalchemy import Select, String, and_, cast, or_, select, true
 
 from marketplace.accounts.models import Organisation
 from marketplace.core import taxonomy
@@ -35,6 +35,8 @@ class BrowseFilters:
     amount_min: Decimal | None = None  # yuan; price for achievements, budget for demands
     amount_max: Decimal | None = None
     challenge_only: bool = False
+    # Owners (and organisation admins, and platform admins) may find unpublished listings they look after.
+    include_unpublished: bool = False
     sort: str = "newest"
     active: dict[str, str] = field(default_factory=dict)
 
@@ -58,6 +60,7 @@ class BrowseFilters:
         filters.amount_min = _wan(args.get("amount_min"))
         filters.amount_max = _wan(args.get("amount_max"))
         filters.challenge_only = args.get("challenge") == "1"
+        filters.include_unpublished = args.get("unpublished") == "1"
         default_sort = "relevance" if filters.q else "newest"
         filters.sort = args.get("sort") if args.get("sort") in SORTS else default_sort
         return filters
@@ -70,6 +73,7 @@ class BrowseFilters:
             "trl_min": self.trl_min, "trl_max": self.trl_max,
             "amount_min": _in_wan(self.amount_min), "amount_max": _in_wan(self.amount_max),
             "challenge": "1" if self.challenge_only else None,
+            "unpublished": "1" if self.include_unpublished else None,
         }
         return {name: str(value) for name, value in args.items() if value is not None}
 
@@ -94,9 +98,12 @@ def _in_wan(amount: Decimal | None) -> str | None:
     return None if amount is None else format((amount / 10_000).normalize(), "f")
 
 
-def browse(kind: str, filters: BrowseFilters) -> Select:
+def browse(kind: str, filters: BrowseFilters, user=None) -> Select:
     model = MODEL_FOR_KIND[ListingKind(kind)]
-    statement = select(model).where(model.status == ListingStatus.PUBLISHED)
+    visible = model.status == ListingStatus.PUBLISHED
+    if filters.include_unpublished and user is not None and user.is_authenticated:
+        visible = true() if user.is_admin else or_(visible, *_looked_after_by(user))
+    statement = select(model).where(visible)
     if filters.q:
         pattern = f"%{filters.q}%"
         statement = statement.where(or_(
@@ -138,12 +145,16 @@ def browse(kind: str, filters: BrowseFilters) -> Select:
     return statement.order_by(*SORTS[filters.sort](model))
 
 
-def owned_by(user, kind: str | None = None, status: str | None = None) -> Select:
-    """The listings a user looks after: their own, and their organisation's when they administer it."""
+def _looked_after_by(user) -> list:
     conditions = [Listing.owner_id == user.id]
     if user.is_org_admin and user.organisation_id:
         conditions.append(Listing.organisation_id == user.organisation_id)
-    statement = select(Listing).where(or_(*conditions))
+    return conditions
+
+
+def owned_by(user, kind: str | None = None, status: str | None = None) -> Select:
+    """The listings a user looks after: their own, and their organisation's when they administer it."""
+    statement = select(Listing).where(or_(*_looked_after_by(user)))
     if kind:
         statement = statement.where(Listing.kind == kind)
     if status:
