@@ -28,7 +28,7 @@ from search import analysis
 from search.backends import BackendUnavailable, create_backend
 from search.backends import es_queries as esq
 from search.backends.elasticsearch import BulkDocumentError, ElasticsearchBackend
-from search.backends.sqlite import _term_groups as sqlite_term_groups
+from search.backends.sqlite_terms import term_groups as sqlite_term_groups
 from search.documents import TEXT_FIELDS, stored_view
 from search.highlight import document_highlights
 from search.query import Filters, SearchQuery, Viewer
