@@ -28,6 +28,7 @@ from search.backends.base import BackendUnavailable, Scored, SearchBackend
 from search.backends.sqlite_schema import SCHEMA_VERSION, ensure_schema, next_generation, prune_tombstones, read_state
 from search.backends.sqlite_terms import (
     DocumentFrequencies,
+    common_frequency,
     informative_groups,
     match_all,
     match_any,
@@ -65,6 +66,8 @@ _MATCHED = "docs_fts f CROSS JOIN docs d ON d.rowid = f.rowid"
 _FACETS = {"industry": "industry", "district": "district", "ip_type": "ip_type", "trl": "trl",
            "min_trl": "trl", "challenge": "challenge", "cooperation_modes": "cooperation_modes"}
 _FACET_COLUMNS = "d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes"
+# What a text search keeps of each matching row: facet, filter and sort columns.
+_MATERIALISED = f"{_FACET_COLUMNS}, d.published_at, d.price_cents, d.budget_max_cents, d.deadline"
 
 
 class SqliteBackend(SearchBackend):
@@ -218,8 +221,9 @@ class SqliteBackend(SearchBackend):
         connection = self._connection()
         try:
             index_id = read_state(connection)[0]
-            frequencies, documents = self._frequencies.lookup(
-                connection, index_id, [term for group in groups for term in group])
+            documents = self._frequencies.documents(connection, index_id)
+            frequencies = self._frequencies.lookup(connection, index_id, [term for group in groups for term in group],
+                                                   cap=common_frequency(documents) + 1)
         except sqlite3.Error as error:
             raise BackendUnavailable(f"sqlite search index: {error}") from error
         return informative_groups(groups, frequencies, documents, max_postings)
@@ -257,7 +261,14 @@ class SqliteBackend(SearchBackend):
             base.insert(0, "docs_fts MATCH :match")
             params["match"] = match
             rank = BM25
+        order = _ORDER.get(query.sort) or ("rank" if match is not None else _ORDER["newest"])
+        page = {"limit": query.per_page, "offset": query.offset}
         facets: dict[str, dict[str, int]] = {}
+        if query.facets and match is not None:
+            # The full-text match runs once: its rows (rank and the columns facets, filters and
+            # sorts read) go to a temporary table, and the counts and the page come from there.
+            self._materialise(source, base, rank, params)
+            source, base, rank, params = "temp.matched d", ["1"], "d.rank", {**params}
         total: int | None = None
         if query.facets:
             total, facets = self._facets(source, base, facet_filters, params)
@@ -266,11 +277,10 @@ class SqliteBackend(SearchBackend):
             total = self._execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
         if total == 0 and relaxable:
             return None
-        order = _ORDER.get(query.sort) or ("rank" if match is not None else _ORDER["newest"])
         where = " AND ".join(base + list(facet_filters.values()))
         rows = [] if total == 0 else self._execute(
             f"SELECT d.rowid, {rank} AS rank FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset",
-            {**params, "limit": query.per_page, "offset": query.offset},
+            {**params, **page},
         ).fetchall()
         if total is None:
             total = len(rows)  # more-like-this callers want the best candidates, not how many matched
@@ -283,6 +293,18 @@ class SqliteBackend(SearchBackend):
                 hits.append(Hit(id=doc_id, score=-float(score), document=document,
                                 highlights=document_highlights(document, marked_terms)))
         return SearchResult(hits=hits, total=total, facets=facets, query_terms=[group[0] for group in groups])
+
+    def _materialise(self, source: str, base: list[str], rank: str, params: dict[str, Any]) -> None:
+        """Fill this connection's temp.matched with the rows the match and the base conditions keep."""
+        connection = self._connection()
+        try:
+            connection.execute(f"CREATE TEMP TABLE IF NOT EXISTS matched (rowid INTEGER PRIMARY KEY, rank REAL, "
+                               f"{_MATERIALISED.replace('d.', '')})")
+            connection.execute("DELETE FROM temp.matched")
+            connection.execute(f"INSERT INTO temp.matched SELECT d.rowid, {rank}, {_MATERIALISED} "
+                               f"FROM {source} WHERE {' AND '.join(base)}", params)
+        except sqlite3.Error as error:
+            raise BackendUnavailable(f"sqlite search index: {error}") from error
 
     def _facets(self, source: str, base: list[str], facet_filters: dict[str, str],
                 params: dict[str, Any]) -> tuple[int, dict[str, dict[str, int]]]:
