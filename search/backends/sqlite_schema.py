@@ -76,6 +76,12 @@ def ensure_schema(connection: sqlite3.Connection) -> None:
     Version 2 is migrated in place (same documents, new layout). A file of any other version is
     derived data of unknown shape: it is emptied and `flask search reindex` refills it.
     """
+    try:  # the common case, an up-to-date file, without taking the write lock
+        current = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: a new file
+        current = None
+    if current is not None and current[0] == SCHEMA_VERSION:
+        return
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
