@@ -413,7 +413,10 @@ def _delete_documents(connection: sqlite3.Connection, ids: list[str], generation
 
 
 def _rebuilding(connection: sqlite3.Connection) -> bool:
-    return connection.execute("SELECT 1 FROM meta WHERE key = 'rebuild'").fetchone() is not None
+    """Whether a rebuild is under way, so writes must be logged for it. A marker left by a rebuild
+    that was killed is ignored: nothing would ever replay (or clear) what is logged for it."""
+    marker = connection.execute("SELECT value FROM meta WHERE key = 'rebuild'").fetchone()
+    return marker is not None and sqlite_files.builder_alive(marker[0])
 
 
 def _journal_json(doc: dict[str, Any]) -> str:

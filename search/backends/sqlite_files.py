@@ -38,6 +38,19 @@ def new_file(path: Path) -> Path:
     return path.parent / f"{path.name}.{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
 
 
+def builder_alive(name: str) -> bool:
+    """Whether the process building the file ``name`` (see ``new_file``) still runs. The index is
+    a local file, so every process writing to it runs on this machine and can check."""
+    try:
+        pid = int(name.rsplit("-", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True
+
+
 def point_to(path: Path, target: Path) -> None:
     """Make ``path`` lead to ``target`` in one atomic step (a relative link: the directory may move)."""
     link = path.parent / f".{path.name}.link-{os.getpid()}"

@@ -150,7 +150,10 @@ class KindVectors:
         if query.size != self.matrix.shape[1]:
             return []
         query = query / (float(np.linalg.norm(query)) or 1.0)
-        scores = self.matrix[: self.count] @ query
+        # einsum runs on this thread; BLAS (matmul) would spread one request over every core, which
+        # on a small server busy with other workers is slower (measured at 80,000 x 384 on 2 busy
+        # cores: 9 ms against 24 ms) and takes the cores from the other requests.
+        scores = np.einsum("ij,j->i", self.matrix[: self.count], query)
         k = min(k, self.count)
         top = np.argpartition(-scores, k - 1)[:k]
         # Ties broken by rowid so the order never depends on where a row sits in the matrix.

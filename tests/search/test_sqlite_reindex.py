@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -138,3 +139,15 @@ def test_filters_and_facets_work_on_the_rebuilt_file(backend):
         write(NEW)
     result = backend.search(SearchQuery(filters=Filters(kind="achievement")))
     assert result.total == 2 and result.facets["industry"] == {"new_materials": 2}
+
+
+def test_writes_stop_being_logged_for_a_rebuild_whose_process_died(backend, tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = f"index.sqlite.20240101000000-{gone.stdout.strip()}-1"
+    backend._execute("INSERT INTO meta VALUES ('rebuild', ?)", (stale,))
+    backend.index([doc(9, "无人船测深")])
+    assert backend._execute("SELECT count(*) FROM rebuild_log").fetchone()[0] == 0
+    alive = f"index.sqlite.20240101000000-{os.getpid()}-1"
+    backend._execute("UPDATE meta SET value = ? WHERE key = 'rebuild'", (alive,))
+    backend.index([doc(9, "无人船测深")])
+    assert backend._execute("SELECT count(*) FROM rebuild_log").fetchone()[0] == 1
