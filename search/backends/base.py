@@ -39,7 +39,10 @@ class SearchBackend(ABC):
         """Published documents of ``kind`` nearest to ``vector`` by cosine, best first."""
 
     def lexical(self, text: str, kind: str, k: int = 100) -> list[Scored]:
-        """Published documents of ``kind`` ranked by BM25 against any word of ``text``."""
+        """Published documents of ``kind`` ranked by BM25 against any word of ``text``.
+
+        ``text`` may be a whole listing; a backend may leave out words that cost much and weigh
+        little (sqlite: the most common ones, see sqlite_terms)."""
         query = SearchQuery(text=text, filters=Filters(kind=kind), per_page=k, facets=False, match_any=True)
         return [(hit.id, hit.score, hit.document) for hit in self.search(query).hits]
 
@@ -51,7 +54,9 @@ class SearchBackend(ABC):
         """``with backend.reindexing() as write: write(batch)…`` rebuilds the whole index.
 
         This default empties the index first; a backend that can build beside the live index and
-        swap (Elasticsearch: a new index behind the alias) overrides it so searches never see it empty.
+        swap overrides it so searches never see it empty (sqlite: a new file, Elasticsearch: a new
+        index behind the alias). Such a backend must also let ``index``/``delete`` calls made during
+        the rebuild, from any process, reach the new index.
         """
         self.clear()
         yield self.index

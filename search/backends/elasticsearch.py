@@ -4,7 +4,10 @@ An 8.x client sends ``compatible-with=8`` headers, which 9.x clusters accept, an
 present in both are used. Documents live in versioned indices ``<prefix>-listings-v<N>-<time>``
 behind the alias ``<prefix>-listings``; every read and live write goes through the alias, and a
 rebuild fills a fresh index while the old one keeps serving, then swaps the alias in one atomic
-``update_aliases`` call (see ``reindexing``). Request bodies live in ``es_queries``.
+``update_aliases`` call (see ``reindexing``). Writes made meanwhile, by any process, reach the new
+index too: the rebuild marks it with a second alias, ``<prefix>-listings-rebuild``, and every
+live write looks for that alias and sends its actions to both indices. Request bodies live in
+``es_queries``.
 
 Failures: the client retries connection errors, timeouts and 429/502/503/504 (``max_retries``);
 the bulk helper also retries rejected documents with exponential back-off. What is still failing
@@ -60,6 +63,21 @@ def _retryable(status: int) -> bool:
     return status in RETRY_ON_STATUS or status >= 500
 
 
+def _expand(action: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One bulk action line (and source). An action naming its own index targets an index being
+    rebuilt, a concrete index, so it lifts the request's ``require_alias`` for itself."""
+    meta: dict[str, Any] = {"_id": action["_id"]}
+    if "_index" in action:
+        meta.update(_index=action["_index"], require_alias=False)
+    return {action["_op_type"]: meta}, action.get("_source")
+
+
+def _harmless(op: str, info: dict[str, Any], rebuilding: bool) -> bool:
+    """Deleting what is not there; a rebuild's ``create`` of a listing already written live."""
+    status = info.get("status")
+    return (op == "delete" and status == 404) or (rebuilding and op == "create" and status == 409)
+
+
 def _reason(info: dict[str, Any]) -> str:
     error = info.get("error")
     if isinstance(error, dict):
@@ -98,6 +116,7 @@ class ElasticsearchBackend(SearchBackend):
                                    retry_on_status=RETRY_ON_STATUS, retry_on_timeout=True, **client_options)
         self.client = client
         self.alias = f"{index_prefix}-listings"
+        self.rebuild_alias = f"{self.alias}-rebuild"  # on an index being rebuilt, while it is
         self.refresh = refresh
         self.vector_dims = vector_dims
         self.max_retries, self.initial_backoff, self.max_backoff = max_retries, initial_backoff, max_backoff
@@ -148,37 +167,61 @@ class ElasticsearchBackend(SearchBackend):
     def begin_reindex(self) -> str:
         """Create an empty index beside the live one and return its name, for ``index(docs, into=name)``.
 
-        Live writes keep going to the alias meanwhile: a listing changed during the rebuild after it
-        was copied must be sent again once ``finish_reindex`` has run (the outbox does that)."""
+        The new index carries the rebuild alias from its creation on, so from then on live writes
+        from every process go to it as well (``_rebuild_targets``)."""
         name = self._new_index_name()
         with self._errors("create index"):
-            self.client.indices.create(index=name, **esq.index_body(self.vector_dims))
+            self.client.indices.create(index=name, **esq.index_body(self.vector_dims, alias=self.rebuild_alias))
         return name
 
     def finish_reindex(self, new_index: str) -> None:
         """Point the alias at ``new_index`` (remove old + add new in one atomic call), then delete
-        the old indices: searches see the old documents or the new ones, never an empty index."""
+        the old indices: searches see the old documents or the new ones, never an empty index.
+
+        Deletions made during the rebuild left tombstones in the new index (so the rebuild could
+        not bring those listings back); they are dropped before the swap, and once more after it
+        for a write that raced the swap."""
         with self._errors("swap alias"):
             self.client.indices.refresh(index=new_index)
+            self._drop_tombstones(new_index)
             old = [name for name in self._aliased_indices() if name != new_index]
             actions = [{"remove": {"index": name, "alias": self.alias}} for name in old]
             actions.append({"add": {"index": new_index, "alias": self.alias}})
+            actions.append({"remove": {"index": new_index, "alias": self.rebuild_alias}})
             self.client.indices.update_aliases(actions=actions)
         self._alias_ready = True
+        try:
+            self._drop_tombstones(new_index)
+        except (TransportError, ApiError) as error:  # the swap is done; a tombstone is invisible to searches
+            log.warning("could not drop tombstones in search index %s: %s", new_index, error)
         for name in old:
             try:
                 self.client.indices.delete(index=name)
             except (TransportError, ApiError) as error:  # the swap is done; a leftover only costs disk
                 log.warning("could not delete old search index %s: %s", name, error)
 
+    def _drop_tombstones(self, index: str) -> None:
+        self.client.delete_by_query(index=index, query=esq.TOMBSTONE_QUERY, refresh=True, conflicts="proceed")
+
     def abort_reindex(self, new_index: str) -> None:
         with self._errors("delete index"):
             self.client.options(ignore_status=404).indices.delete(index=new_index)
 
+    def _rebuild_targets(self) -> list[str]:
+        """Indices being rebuilt right now (by this process or another), which live writes also reach."""
+        with self._errors("read rebuild alias"):
+            response = self.client.options(ignore_status=404).indices.get_alias(name=self.rebuild_alias)
+        if response.meta.status == 404:
+            return []
+        return sorted(response.body)
+
     @contextmanager
     def reindexing(self) -> Iterator[Callable[[Iterable[dict[str, Any]]], int]]:
         """``with backend.reindexing() as write: write(batch)...`` rebuilds into a fresh index and
-        swaps it in at the end; if the block raises, the new index is dropped and nothing changes."""
+        swaps it in at the end; if the block raises, the new index is dropped and nothing changes.
+
+        The rebuild writes with ``create``: a listing written live during the rebuild (newer than
+        the copy the rebuild read) or deleted meanwhile (a tombstone) is not overwritten."""
         new_index = self.begin_reindex()
         try:
             yield lambda documents: self.index(documents, into=new_index)
@@ -207,22 +250,42 @@ class ElasticsearchBackend(SearchBackend):
         docs = [check_document(doc) for doc in documents]
         if not docs:
             return 0
-        if into is None:
-            self._ensure_alias(docs)
-        actions = ({"_op_type": "index", "_id": str(doc["id"]), "_source": esq.document_source(doc)} for doc in docs)
-        self._bulk(actions, into)
+        if into is not None:  # a rebuild's copy: never over a live write or a tombstone
+            actions = [{"_op_type": "create", "_id": str(doc["id"]), "_source": esq.document_source(doc)}
+                       for doc in docs]
+            self._bulk(actions, into)
+            return len(docs)
+        self._ensure_alias(docs)
+        rebuilding = self._rebuild_targets()
+        actions = []
+        for doc in docs:
+            source = esq.document_source(doc)
+            actions += [{"_op_type": "index", "_index": name, "_id": str(doc["id"]), "_source": source}
+                        for name in rebuilding]
+            actions.append({"_op_type": "index", "_id": str(doc["id"]), "_source": source})
+        self._bulk(actions, None)
         return len(docs)
 
     def delete(self, ids: Iterable[str]) -> None:
-        actions = [{"_op_type": "delete", "_id": str(doc_id)} for doc_id in ids]
-        if actions:
-            self._ensure_alias()
-            self._bulk(iter(actions), None)
+        ids = [str(doc_id) for doc_id in ids]
+        if not ids:
+            return
+        self._ensure_alias()
+        rebuilding = self._rebuild_targets()
+        actions = []
+        for doc_id in ids:
+            # In an index being rebuilt, a tombstone rather than a deletion: the rebuild may still
+            # send a copy it read before the listing was deleted, and ``create`` refuses it.
+            actions += [{"_op_type": "index", "_index": name, "_id": doc_id, "_source": esq.tombstone(doc_id)}
+                        for name in rebuilding]
+            actions.append({"_op_type": "delete", "_id": doc_id})
+        self._bulk(actions, None)
 
-    def _bulk(self, actions: Iterator[dict[str, Any]], into: str | None) -> None:
+    def _bulk(self, actions: list[dict[str, Any]], into: str | None) -> None:
         """Send actions with the bulk helper and sort what failed into retry-later and refused."""
         if into is None:
-            # require_alias: if the alias vanished, fail instead of auto-creating an unmapped index.
+            # require_alias: if the alias vanished, fail instead of auto-creating an unmapped index
+            # (actions naming an index being rebuild lift it for themselves, see _expand).
             options: dict[str, Any] = {"index": self.alias, "require_alias": True}
             if self.refresh:
                 options["refresh"] = self.refresh
@@ -233,10 +296,10 @@ class ElasticsearchBackend(SearchBackend):
             for ok, item in helpers.streaming_bulk(
                 self.client, actions, chunk_size=self.chunk_size, raise_on_error=False, yield_ok=False,
                 max_retries=self.max_retries, initial_backoff=self.initial_backoff, max_backoff=self.max_backoff,
-                retry_on_status=RETRY_ON_STATUS, **options,
+                retry_on_status=RETRY_ON_STATUS, expand_action_callback=_expand, **options,
             ):
                 op, info = next(iter(item.items()))
-                if not ok and not (op == "delete" and info.get("status") == 404):  # deleting the unknown: fine
+                if not ok and not _harmless(op, info, rebuilding=into is not None):
                     failures.append((op, info))
         # Overload or shard trouble outlasting the retries is the cluster's state, not the documents'.
         busy = [info for _, info in failures if _retryable(info.get("status", 500))]

@@ -82,6 +82,16 @@ def index_body(vector_dims: int | None = None, alias: str | None = None) -> dict
     return body
 
 
+# What a deletion during a rebuild leaves in the index being rebuilt (see ElasticsearchBackend.delete):
+# a document no search finds (status and kind match no filter), removed before that index goes live.
+TOMBSTONE_STATUS = "deleted-during-rebuild"
+TOMBSTONE_QUERY = {"term": {"status": TOMBSTONE_STATUS}}
+
+
+def tombstone(doc_id: str) -> dict[str, Any]:
+    return {"id": doc_id, "kind": TOMBSTONE_STATUS, "status": TOMBSTONE_STATUS, "stored": {}}
+
+
 def document_source(doc: dict[str, Any]) -> dict[str, Any]:
     """The ``_source`` indexed for a checked document (see search.documents)."""
     source: dict[str, Any] = {}

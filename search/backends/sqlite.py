@@ -2,8 +2,11 @@
 
 Text arrives segmented by ``search.analysis`` (words separated by spaces), so FTS5's unicode61
 tokenizer sees exactly the tokens jieba produced. Filters, facets and sorting use ordinary
-columns of a side table joined on rowid. Safe with several gunicorn workers: WAL journal, a busy
-timeout, one connection per thread and process.
+columns of a narrow side table joined on rowid (schema in ``sqlite_schema``). Safe with several
+gunicorn workers: WAL journal, a busy timeout, one connection per thread and process.
+
+A full rebuild (``reindexing``) fills a new file beside the live one and swaps it in atomically
+(``sqlite_files``); connections notice the swap by the file's identity and reopen.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,67 +23,35 @@ from typing import Any
 import numpy as np
 
 from search import analysis
-from search.backends.base import BackendUnavailable, SearchBackend
+from search.backends import sqlite_files
+from search.backends.base import BackendUnavailable, Scored, SearchBackend
+from search.backends.sqlite_schema import SCHEMA_VERSION, ensure_schema, next_generation, prune_tombstones, read_state
+from search.backends.sqlite_terms import (
+    DocumentFrequencies,
+    common_frequency,
+    informative_groups,
+    match_all,
+    match_any,
+    quote,
+    term_groups,
+)
+from search.backends.sqlite_vectors import VectorCache
 from search.documents import TEXT_FIELDS, check_document, stored_view
 from search.highlight import document_highlights
 from search.query import Hit, SearchQuery, SearchResult
 
-SCHEMA_VERSION = "2"
+__all__ = ["SCHEMA_VERSION", "SqliteBackend"]
+
 # bm25 weights in TEXT_FIELDS order, then the bigram recall column: a term in the title says far
 # more than one in the long text; a bigram-only match is a weak signal that rescues recall.
 FIELD_WEIGHTS = (10.0, 6.0, 3.0, 1.0, 2.0, 0.5)
-WORD_COLUMNS = "{" + " ".join(TEXT_FIELDS) + "}"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS docs (
-    rowid INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner_id INTEGER,
-    organisation_id INTEGER,
-    industry TEXT,
-    district TEXT,
-    trl INTEGER,
-    min_trl INTEGER,
-    ip_type TEXT,
-    modes TEXT NOT NULL DEFAULT '[]',
-    org_name TEXT,
-    price_cents INTEGER,
-    budget_min_cents INTEGER,
-    budget_max_cents INTEGER,
-    challenge INTEGER NOT NULL DEFAULT 0,
-    published_at TEXT,
-    deadline TEXT,
-    stored TEXT NOT NULL,
-    vector BLOB,
-    vector_model TEXT
-);
-CREATE INDEX IF NOT EXISTS ix_docs_kind_status_published ON docs (kind, status, published_at);
-CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
-    title, keywords, summary, description, org_name, grams, tokenize = 'unicode61 remove_diacritics 2'
-);
-"""
-
-_UPSERT = """
-INSERT INTO docs (doc_id, kind, status, owner_id, organisation_id, industry, district, trl, min_trl, ip_type,
-                  modes, org_name, price_cents, budget_min_cents, budget_max_cents, challenge, published_at,
-                  deadline, stored, vector, vector_model)
-VALUES (:id, :kind, :status, :owner_id, :organisation_id, :industry, :district, :trl, :min_trl, :ip_type,
-        :modes, :org_name, :price_cents, :budget_min_cents, :budget_max_cents, :challenge, :published_at,
-        :deadline, :stored, :vector, :vector_model)
-ON CONFLICT (doc_id) DO UPDATE SET
-    kind = excluded.kind, status = excluded.status, owner_id = excluded.owner_id,
-    organisation_id = excluded.organisation_id, industry = excluded.industry, district = excluded.district,
-    trl = excluded.trl, min_trl = excluded.min_trl, ip_type = excluded.ip_type, modes = excluded.modes,
-    org_name = excluded.org_name, price_cents = excluded.price_cents,
-    budget_min_cents = excluded.budget_min_cents, budget_max_cents = excluded.budget_max_cents,
-    challenge = excluded.challenge, published_at = excluded.published_at, deadline = excluded.deadline,
-    stored = excluded.stored, vector = excluded.vector, vector_model = excluded.vector_model
-RETURNING rowid
-"""
-
+BM25 = "bm25(docs_fts, {})".format(", ".join(str(weight) for weight in FIELD_WEIGHTS))
+# lexical() over a whole demand (hundreds of characters, 50+ distinct words) leaves out its most
+# common words once their posting lists add up to more than this: BM25 time grows with the matching
+# documents times the words, and the common words are those BM25 weighs least.
+LEXICAL_MAX_POSTINGS = 10_000
+# Per connection: the narrow docs table and the FTS index's hot pages stay in memory.
+CACHE_KIB = 16 * 1024
 _ORDER = {
     "newest": "d.published_at IS NULL, d.published_at DESC, d.rowid DESC",
     "price_asc": "d.price_cents IS NULL, d.price_cents ASC, d.rowid DESC",
@@ -91,8 +62,12 @@ _ORDER = {
 # CROSS JOIN fixes SQLite's join order: full-text match first, then look each hit up. With a plain
 # JOIN the planner may scan every document of the kind and run the match per row (seconds at 100k).
 _MATCHED = "docs_fts f CROSS JOIN docs d ON d.rowid = f.rowid"
-_FACET_COLUMNS = {"industry": "d.industry", "district": "d.district", "ip_type": "d.ip_type",
-                  "trl": "d.trl", "min_trl": "d.min_trl", "challenge": "d.challenge"}
+# Facet -> the filter its counts leave out (trl and min_trl share the TRL range filter).
+_FACETS = {"industry": "industry", "district": "district", "ip_type": "ip_type", "trl": "trl",
+           "min_trl": "trl", "challenge": "challenge", "cooperation_modes": "cooperation_modes"}
+_FACET_COLUMNS = "d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes"
+# What a text search keeps of each matching row: facet, filter and sort columns.
+_MATERIALISED = f"{_FACET_COLUMNS}, d.published_at, d.price_cents, d.budget_max_cents, d.deadline"
 
 
 class SqliteBackend(SearchBackend):
@@ -101,23 +76,25 @@ class SqliteBackend(SearchBackend):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._local = threading.local()
+        self._vectors = VectorCache()
+        self._frequencies = DocumentFrequencies()
 
     # ---- connection ---------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the live file; reopened when a rebuild swapped the file."""
         connection = getattr(self._local, "connection", None)
         if connection is not None and self._local.pid == os.getpid():
-            return connection
+            if sqlite_files.identity(self.path) == self._local.identity:
+                return connection
+            connection.close()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=5000")
-            _ensure_schema(connection)
+            connection = _open(sqlite_files.live_file(self.path))
+            identity = sqlite_files.identity(self.path)
         except (sqlite3.Error, OSError) as error:
             raise BackendUnavailable(f"sqlite search index {self.path}: {error}") from error
-        self._local.connection, self._local.pid = connection, os.getpid()
+        self._local.connection, self._local.pid, self._local.identity = connection, os.getpid(), identity
         return connection
 
     def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
@@ -135,79 +112,74 @@ class SqliteBackend(SearchBackend):
     # ---- writing --------------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; it bumps the generation so other processes reload their vectors."""
-        connection = self._connection()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            yield connection
-            _bump_generation(connection)
-            connection.execute("COMMIT")
-        except BaseException as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
-                raise BackendUnavailable(f"sqlite search index: {error}") from error
-            raise
+    def _write(self) -> Iterator[tuple[sqlite3.Connection, int]]:
+        """One write transaction on the live file, with its generation number.
+
+        The write lock is taken first, then the file checked: a rebuild swaps files while holding
+        that lock, so a writer that got it on a file no longer live reopens and writes to the new one."""
+        for _attempt in range(3):
+            connection = self._connection()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                if sqlite_files.identity(self.path) != self._local.identity:
+                    connection.execute("ROLLBACK")
+                    continue
+                generation = next_generation(connection)
+                yield connection, generation
+                prune_tombstones(connection, generation)
+                connection.execute("COMMIT")
+                return
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise BackendUnavailable(f"sqlite search index: {error}") from error
+                raise
+        raise BackendUnavailable(f"sqlite search index {self.path}: swapped repeatedly while writing")
 
     def index(self, documents: Iterable[dict[str, Any]]) -> int:
-        written = 0
-        with self._write() as connection:
-            for doc in documents:
-                check_document(doc)
-                rowid = connection.execute(_UPSERT, _row(doc)).fetchone()[0]
-                connection.execute("DELETE FROM docs_fts WHERE rowid = ?", (rowid,))
-                connection.execute(
-                    "INSERT INTO docs_fts (rowid, title, keywords, summary, description, org_name, grams) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (rowid, *(_segmented_field(doc, name) for name in TEXT_FIELDS), _grams(doc)),
-                )
-                written += 1
-        return written
+        documents = [check_document(doc) for doc in documents]
+        with self._write() as (connection, generation):
+            _write_documents(connection, documents, generation)
+            if _rebuilding(connection):
+                connection.executemany("INSERT INTO rebuild_log (op, doc_id, doc) VALUES ('index', ?, ?)",
+                                       [(str(doc["id"]), _journal_json(doc)) for doc in documents])
+        return len(documents)
 
     def delete(self, ids: Iterable[str]) -> None:
-        with self._write() as connection:
-            for doc_id in ids:
-                row = connection.execute("SELECT rowid FROM docs WHERE doc_id = ?", (str(doc_id),)).fetchone()
-                if row is not None:
-                    connection.execute("DELETE FROM docs_fts WHERE rowid = ?", row)
-                    connection.execute("DELETE FROM docs WHERE rowid = ?", row)
+        ids = [str(doc_id) for doc_id in ids]
+        with self._write() as (connection, generation):
+            _delete_documents(connection, ids, generation)
+            if _rebuilding(connection):
+                connection.executemany("INSERT INTO rebuild_log (op, doc_id) VALUES ('delete', ?)",
+                                       [(doc_id,) for doc_id in ids])
 
     def clear(self) -> None:
-        with self._write() as connection:
-            connection.execute("DELETE FROM docs_fts")
-            connection.execute("DELETE FROM docs")
+        with self._write() as (connection, generation):
+            for table in ("docs_fts", "docs", "stored", "vectors", "tombstones"):
+                connection.execute(f"DELETE FROM {table}")
+            # Every cached vector matrix predates this: they reload in full.
+            connection.execute("INSERT INTO meta VALUES ('tombstone_floor', ?) "
+                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(generation),))
 
-    def knn(self, vector, kind: str, k: int = 100) -> list[tuple[str, float, dict[str, Any]]]:
-        ids, matrix, documents = self._vectors(kind)
-        if not ids:
-            return []
-        query = np.asarray(vector, dtype=np.float32)
-        query = query / (np.linalg.norm(query) or 1.0)
-        scores = matrix @ query
-        k = min(k, len(ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(ids[i], float(scores[i]), documents[i]) for i in top]
+    @contextmanager
+    def reindexing(self) -> Iterator[Callable[[Iterable[dict[str, Any]]], int]]:
+        """``with backend.reindexing() as write: write(batch)…`` fills a new file beside the live
+        one; searches keep answering from the live file until it is swapped in at the end.
 
-    def _vectors(self, kind: str):
-        """Published vectors of one kind as a normalised matrix, cached until the index changes."""
-        generation = self._execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = generation[0] if generation else "0"
-        cached = self._local.__dict__.setdefault("vectors", {}).get(kind)
-        if cached is not None and cached[0] == generation:
-            return cached[1:]
-        rows = self._execute(
-            "SELECT doc_id, vector, stored FROM docs WHERE kind = ? AND status = 'published' AND vector IS NOT NULL",
-            (kind,),
-        ).fetchall()
-        ids = [row[0] for row in rows]
-        matrix = np.vstack([np.frombuffer(row[1], dtype=np.float32) for row in rows]) if rows else None
-        if matrix is not None:
-            matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        documents = [json.loads(row[2]) for row in rows]
-        self._local.vectors[kind] = (generation, ids, matrix, documents)
-        return ids, matrix, documents
+        Writes from any process meanwhile go to the live file and, while the rebuild marker is
+        set, into its ``rebuild_log``; the log is replayed into the new file under the live
+        file's write lock, right before the swap, so no change is lost or applied out of order.
+        If the block raises, the new file is dropped and nothing changes."""
+        from search.backends.sqlite_rebuild import Rebuild  # the rare path, kept out of the common one
+
+        rebuild = Rebuild(self)
+        try:
+            yield rebuild.write
+        except BaseException:
+            rebuild.abort()
+            raise
+        rebuild.finish()
 
     # ---- reading --------------------------------------------------------------------------------
 
@@ -221,90 +193,240 @@ class SqliteBackend(SearchBackend):
             return {"status": "error", "backend": self.name, "error": str(error)[:200]}
         return {"status": "ok", "backend": self.name, "documents": documents}
 
+    def knn(self, vector: Sequence[float], kind: str, k: int = 100) -> list[Scored]:
+        try:
+            nearest = self._vectors.nearest(self._connection(), kind, vector, k)
+        except sqlite3.Error as error:
+            raise BackendUnavailable(f"sqlite search index: {error}") from error
+        documents = self._documents([rowid for rowid, _ in nearest])
+        return [(documents[rowid][0], score, documents[rowid][1]) for rowid, score in nearest if rowid in documents]
+
+    def lexical(self, text: str, kind: str, k: int = 100,
+                max_postings: int | None = LEXICAL_MAX_POSTINGS) -> list[Scored]:
+        """BM25 against any word of ``text`` but the most common ones, rarest first within a budget
+        of ``max_postings`` (None: no budget; see ``sqlite_terms.informative_groups``)."""
+        groups = self._informative(term_groups(text), max_postings)
+        if not groups:
+            return []
+        rows = self._execute(
+            f"SELECT d.rowid, {BM25} AS rank FROM {_MATCHED} WHERE docs_fts MATCH :match AND d.kind = :kind "
+            "AND d.status = 'published' ORDER BY rank LIMIT :limit",
+            {"match": match_any(groups), "kind": kind, "limit": k}).fetchall()
+        documents = self._documents([rowid for rowid, _ in rows])
+        return [(documents[rowid][0], -float(rank), documents[rowid][1]) for rowid, rank in rows if rowid in documents]
+
+    def _informative(self, groups: list[list[str]], max_postings: int | None) -> list[list[str]]:
+        if len(groups) <= 1:
+            return groups
+        connection = self._connection()
+        try:
+            index_id = read_state(connection)[0]
+            documents = self._frequencies.documents(connection, index_id)
+            frequencies = self._frequencies.lookup(connection, index_id, [term for group in groups for term in group],
+                                                   cap=common_frequency(documents) + 1)
+        except sqlite3.Error as error:
+            raise BackendUnavailable(f"sqlite search index: {error}") from error
+        return informative_groups(groups, frequencies, documents, max_postings)
+
+    def _documents(self, rowids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+        """{rowid: (doc_id, stored document)} for the rows a result shows."""
+        if not rowids:
+            return {}
+        marks = ", ".join("?" * len(rowids))
+        rows = self._execute(
+            "SELECT d.rowid, d.doc_id, s.doc FROM docs d JOIN stored s ON s.rowid = d.rowid "
+            f"WHERE d.rowid IN ({marks})", rowids).fetchall()
+        return {rowid: (doc_id, json.loads(doc)) for rowid, doc_id, doc in rows}
+
     def search(self, query: SearchQuery) -> SearchResult:
-        groups = _term_groups(query.text)
+        groups = term_groups(query.text)
         if not groups:
             return self._run(query, groups, None)
         if query.match_any:
-            return self._run(query, groups, _match_any(groups))
-        result = self._run(query, groups, _match_all(groups))
-        if result.total == 0 and len(groups) > 1:
-            relaxed = self._run(query, groups, _match_any(groups))
-            relaxed.relaxed = True
-            return relaxed
+            return self._run(query, groups, match_any(self._informative(groups, None)))
+        result = self._run(query, groups, match_all(groups), relaxable=len(groups) > 1)
+        if result is None:  # nothing has every word: rank by any of the informative ones
+            result = self._run(query, groups, match_any(self._informative(groups, None)))
+            result.relaxed = True
         return result
 
-    def _run(self, query: SearchQuery, groups: list[list[str]], match: str | None) -> SearchResult:
-        where, params = _conditions(query, skip=None)
+    def _run(self, query: SearchQuery, groups: list[list[str]], match: str | None,
+             relaxable: bool = False) -> SearchResult | None:
+        """One search; None when ``relaxable`` and nothing matched (the caller relaxes)."""
+        base, facet_filters, params = _conditions(query)
         source = "docs d"
         rank = "0.0"
         if match is not None:
             source = _MATCHED
-            where.insert(0, "docs_fts MATCH :match")
+            base.insert(0, "docs_fts MATCH :match")
             params["match"] = match
-            rank = "bm25(docs_fts, {})".format(", ".join(str(weight) for weight in FIELD_WEIGHTS))
+            rank = BM25
         order = _ORDER.get(query.sort) or ("rank" if match is not None else _ORDER["newest"])
-        where_sql = " AND ".join(where) or "1"
-        rows = self._execute(
-            f"SELECT d.doc_id, d.stored, {rank} AS rank FROM {source} WHERE {where_sql} "
-            f"ORDER BY {order} LIMIT :limit OFFSET :offset",
-            {**params, "limit": query.per_page, "offset": query.offset},
+        page = {"limit": query.per_page, "offset": query.offset}
+        facets: dict[str, dict[str, int]] = {}
+        if query.facets and match is not None:
+            # The full-text match runs once: its rows (rank and the columns facets, filters and
+            # sorts read) go to a temporary table, and the counts and the page come from there.
+            self._materialise(source, base, rank, params)
+            source, base, rank, params = "temp.matched d", ["1"], "d.rank", {**params}
+        total: int | None = None
+        if query.facets:
+            total, facets = self._facets(source, base, facet_filters, params)
+        elif not query.match_any:
+            where = " AND ".join(base + list(facet_filters.values()))
+            total = self._execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
+        if total == 0 and relaxable:
+            return None
+        where = " AND ".join(base + list(facet_filters.values()))
+        rows = [] if total == 0 else self._execute(
+            f"SELECT d.rowid, {rank} AS rank FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset",
+            {**params, **page},
         ).fetchall()
-        if query.match_any and not query.facets:
+        if total is None:
             total = len(rows)  # more-like-this callers want the best candidates, not how many matched
-        else:
-            total = self._execute(f"SELECT count(*) FROM {source} WHERE {where_sql}", params).fetchone()[0]
+        documents = self._documents([rowid for rowid, _ in rows])
         marked_terms = [term for group in groups for term in group]
         hits = []
-        for doc_id, stored, score in rows:
-            document = json.loads(stored)
-            hits.append(Hit(id=doc_id, score=-float(score), document=document,
-                            highlights=document_highlights(document, marked_terms)))
-        facets = self._facets(query, match) if query.facets else {}
+        for rowid, score in rows:
+            if rowid in documents:
+                doc_id, document = documents[rowid]
+                hits.append(Hit(id=doc_id, score=-float(score), document=document,
+                                highlights=document_highlights(document, marked_terms)))
         return SearchResult(hits=hits, total=total, facets=facets, query_terms=[group[0] for group in groups])
 
-    def _facets(self, query: SearchQuery, match: str | None) -> dict[str, dict[str, int]]:
-        """Counts per value, each computed without that facet's own filter (multi-select facets)."""
-        facets: dict[str, dict[str, int]] = {}
-        for name in (*_FACET_COLUMNS, "cooperation_modes"):
-            where, params = _conditions(query, skip=name)
-            source = "docs d"
-            if match is not None:
-                source = _MATCHED
-                where.insert(0, "docs_fts MATCH :match")
-                params["match"] = match
-            where_sql = " AND ".join(where) or "1"
-            if name == "cooperation_modes":
-                sql = (f"SELECT j.value, count(*) FROM {source}, json_each(d.modes) j WHERE {where_sql} "
-                       "GROUP BY j.value")
+    def _materialise(self, source: str, base: list[str], rank: str, params: dict[str, Any]) -> None:
+        """Fill this connection's temp.matched with the rows the match and the base conditions keep."""
+        connection = self._connection()
+        try:
+            connection.execute(f"CREATE TEMP TABLE IF NOT EXISTS matched (rowid INTEGER PRIMARY KEY, rank REAL, "
+                               f"{_MATERIALISED.replace('d.', '')})")
+            connection.execute("DELETE FROM temp.matched")
+            connection.execute(f"INSERT INTO temp.matched SELECT d.rowid, {rank}, {_MATERIALISED} "
+                               f"FROM {source} WHERE {' AND '.join(base)}", params)
+        except sqlite3.Error as error:
+            raise BackendUnavailable(f"sqlite search index: {error}") from error
+
+    def _facets(self, source: str, base: list[str], facet_filters: dict[str, str],
+                params: dict[str, Any]) -> tuple[int, dict[str, dict[str, int]]]:
+        """(total, counts per facet value), each facet counted without its own filter (multi-select),
+        in one statement: the matching rows' facet columns are materialised once and every count
+        reads them, instead of running the full-text match once per facet."""
+        def where(skip: str | None) -> str:
+            conditions = [sql for name, sql in facet_filters.items() if name != skip]
+            return " AND ".join(conditions) or "1"
+
+        arms = [f"SELECT NULL, NULL, count(*) FROM m d WHERE {where(None)}"]
+        for facet, skip in _FACETS.items():
+            if facet == "cooperation_modes":
+                arms.append(f"SELECT '{facet}', j.value, count(*) FROM m d, json_each(d.modes) j "
+                            f"WHERE {where(skip)} GROUP BY 2")
             else:
-                column = _FACET_COLUMNS[name]
-                sql = f"SELECT {column}, count(*) FROM {source} WHERE {where_sql} AND {column} IS NOT NULL GROUP BY 1"
-            facets[name] = {str(value): count for value, count in self._execute(sql, params).fetchall()}
-        return facets
+                arms.append(f"SELECT '{facet}', d.{facet}, count(*) FROM m d WHERE d.{facet} IS NOT NULL "
+                            f"AND {where(skip)} GROUP BY 2")
+        sql = (f"WITH m AS MATERIALIZED (SELECT {_FACET_COLUMNS} FROM {source} WHERE {' AND '.join(base)}) "
+               + " UNION ALL ".join(arms))
+        facets: dict[str, dict[str, int]] = {facet: {} for facet in _FACETS}
+        total = 0
+        for facet, value, count in self._execute(sql, params).fetchall():
+            if facet is None:
+                total = count
+            else:
+                facets[facet][str(value)] = count
+        return total, facets
 
     def suggest(self, prefix: str, kind: str | None = None, limit: int = 8) -> list[str]:
         tokens = analysis.tokenize(prefix)
         if not tokens:
             return []
-        match = " AND ".join(_quote(token) for token in tokens[:-1])
-        last = "{title keywords}: " + _quote(tokens[-1]) + "*"
+        match = " AND ".join(quote(token) for token in tokens[:-1])
+        last = "{title keywords}: " + quote(tokens[-1]) + "*"
         match = f"{match} AND {last}" if match else last
-        sql = ("SELECT DISTINCT json_extract(d.stored, '$.title') FROM " + _MATCHED + " "
+        sql = (f"SELECT DISTINCT json_extract(s.doc, '$.title') FROM {_MATCHED} JOIN stored s ON s.rowid = d.rowid "
                "WHERE docs_fts MATCH ? AND d.status = 'published'")
         params: list[Any] = [match]
         if kind:
             sql += " AND d.kind = ?"
             params.append(kind)
-        sql += " ORDER BY bm25(docs_fts, {}) LIMIT ?".format(", ".join(str(w) for w in FIELD_WEIGHTS))
+        sql += f" ORDER BY {BM25} LIMIT ?"
         params.append(limit)
         return [title for (title,) in self._execute(sql, params).fetchall()]
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
 
-def _row(doc: dict[str, Any]) -> dict[str, Any]:
+_UPSERT = """
+INSERT INTO docs (doc_id, kind, status, owner_id, organisation_id, industry, district, trl, min_trl, ip_type,
+                  modes, org_name, price_cents, budget_min_cents, budget_max_cents, challenge, published_at,
+                  deadline, seq)
+VALUES (:id, :kind, :status, :owner_id, :organisation_id, :industry, :district, :trl, :min_trl, :ip_type,
+        :modes, :org_name, :price_cents, :budget_min_cents, :budget_max_cents, :challenge, :published_at,
+        :deadline, :seq)
+ON CONFLICT (doc_id) DO UPDATE SET
+    kind = excluded.kind, status = excluded.status, owner_id = excluded.owner_id,
+    organisation_id = excluded.organisation_id, industry = excluded.industry, district = excluded.district,
+    trl = excluded.trl, min_trl = excluded.min_trl, ip_type = excluded.ip_type, modes = excluded.modes,
+    org_name = excluded.org_name, price_cents = excluded.price_cents,
+    budget_min_cents = excluded.budget_min_cents, budget_max_cents = excluded.budget_max_cents,
+    challenge = excluded.challenge, published_at = excluded.published_at, deadline = excluded.deadline,
+    seq = excluded.seq
+RETURNING rowid
+"""
+
+
+def _open(file: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(file, timeout=5.0, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    connection.execute("PRAGMA temp_store=MEMORY")  # facet counts materialise the matching rows
+    ensure_schema(connection)
+    return connection
+
+
+def _write_documents(connection: sqlite3.Connection, documents: list[dict[str, Any]], generation: int) -> None:
+    for doc in documents:
+        rowid = connection.execute(_UPSERT, _row(doc, generation)).fetchone()[0]
+        connection.execute("INSERT OR REPLACE INTO stored (rowid, doc) VALUES (?, ?)",
+                           (rowid, json.dumps(stored_view(doc), ensure_ascii=False)))
+        vector = doc.get("vector")
+        if vector is not None:
+            connection.execute("INSERT OR REPLACE INTO vectors (rowid, vector, model) VALUES (?, ?, ?)",
+                               (rowid, _vector_bytes(vector), doc.get("vector_model")))
+        else:
+            connection.execute("DELETE FROM vectors WHERE rowid = ?", (rowid,))
+        connection.execute("DELETE FROM docs_fts WHERE rowid = ?", (rowid,))
+        connection.execute(
+            "INSERT INTO docs_fts (rowid, title, keywords, summary, description, org_name, grams) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rowid, *(_segmented_field(doc, name) for name in TEXT_FIELDS), _grams(doc)),
+        )
+
+
+def _delete_documents(connection: sqlite3.Connection, ids: list[str], generation: int) -> None:
+    for doc_id in ids:
+        row = connection.execute("SELECT rowid FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is not None:
+            for table in ("docs_fts", "docs", "stored", "vectors"):
+                connection.execute(f"DELETE FROM {table} WHERE rowid = ?", row)
+            connection.execute("INSERT INTO tombstones (rowid, seq) VALUES (?, ?)", (row[0], generation))
+
+
+def _rebuilding(connection: sqlite3.Connection) -> bool:
+    """Whether a rebuild is under way, so writes must be logged for it. A marker left by a rebuild
+    that was killed is ignored: nothing would ever replay (or clear) what is logged for it."""
+    marker = connection.execute("SELECT value FROM meta WHERE key = 'rebuild'").fetchone()
+    return marker is not None and sqlite_files.builder_alive(marker[0])
+
+
+def _journal_json(doc: dict[str, Any]) -> str:
     vector = doc.get("vector")
+    if vector is not None:
+        doc = {**doc, "vector": np.asarray(vector, dtype=np.float32).tolist()}
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _row(doc: dict[str, Any], generation: int) -> dict[str, Any]:
     return {
         "id": str(doc["id"]), "kind": doc["kind"], "status": doc["status"],
         "owner_id": doc.get("owner_id"), "organisation_id": doc.get("organisation_id"),
@@ -313,34 +435,12 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
         "modes": json.dumps(doc.get("cooperation_modes") or []), "org_name": doc.get("org_name"),
         "price_cents": doc.get("price_cents"), "budget_min_cents": doc.get("budget_min_cents"),
         "budget_max_cents": doc.get("budget_max_cents"), "challenge": 1 if doc.get("challenge") else 0,
-        "published_at": doc.get("published_at"), "deadline": doc.get("deadline"),
-        "stored": json.dumps(stored_view(doc), ensure_ascii=False),
-        "vector": _vector_bytes(vector) if vector is not None else None,
-        "vector_model": doc.get("vector_model"),
+        "published_at": doc.get("published_at"), "deadline": doc.get("deadline"), "seq": generation,
     }
 
 
 def _vector_bytes(vector) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
-
-
-def _ensure_schema(connection: sqlite3.Connection) -> None:
-    """Create the index; an index written by another schema version is derived data, so it is
-    dropped and rebuilt empty (`flask search reindex` refills it)."""
-    connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-    row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is not None and row[0] != SCHEMA_VERSION:
-        connection.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs; DELETE FROM meta;")
-    connection.executescript(_SCHEMA)
-    connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-
-
-def _bump_generation(connection: sqlite3.Connection) -> None:
-    """Every write changes the generation, so per-process vector caches know to reload."""
-    connection.execute(
-        "INSERT INTO meta VALUES ('generation', '1') "
-        "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
-    )
 
 
 def _grams(doc: dict[str, Any]) -> str:
@@ -356,49 +456,15 @@ def _segmented_field(doc: dict[str, Any], name: str) -> str:
     return analysis.segmented(value or "")
 
 
-def _quote(token: str) -> str:
-    return '"' + token.replace('"', '""') + '"'
-
-
-def _term_groups(text: str) -> list[list[str]]:
-    """One group per distinct query word: the word and its synonyms (any of them may match)."""
-    groups: list[list[str]] = []
-    seen: set[str] = set()
-    for token in analysis.tokenize(text or ""):
-        if token in seen:
-            continue
-        seen.add(token)
-        groups.append(analysis.expand_synonyms([token]))
-    return groups
-
-
-def _group_expression(group: list[str]) -> str:
-    """Any of the words, as a whole token in the text columns or as a run of bigrams anywhere."""
-    clauses = []
-    for term in group:
-        clauses.append(f"{WORD_COLUMNS} : {_quote(term)}")
-        grams = analysis.bigrams(term)
-        if len(term) >= 2 and any(len(gram) == 2 for gram in grams):  # CJK words only
-            clauses.append(f"grams : {_quote(' '.join(grams))}")
-    return "(" + " OR ".join(clauses) + ")"
-
-
-def _match_all(groups: list[list[str]]) -> str:
-    return " AND ".join(_group_expression(group) for group in groups)
-
-
-def _match_any(groups: list[list[str]]) -> str:
-    return " OR ".join(_group_expression(group) for group in groups)
-
-
 def _bound(where: list[str], params: dict[str, Any], column: str, operator: str, name: str, value) -> None:
     if value is not None:
         where.append(f"{column} {operator} :{name}")
         params[name] = value
 
 
-def _conditions(query: SearchQuery, skip: str | None) -> tuple[list[str], dict[str, Any]]:
-    """SQL conditions for the query's filters and visibility; ``skip`` leaves one facet's filter out."""
+def _conditions(query: SearchQuery) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """SQL for the query's filters and visibility: (conditions every count applies, {facet: the
+    condition of its own filter, which that facet's counts leave out}, parameters)."""
     filters, viewer = query.filters, query.viewer
     where: list[str] = []
     params: dict[str, Any] = {}
@@ -418,18 +484,6 @@ def _conditions(query: SearchQuery, skip: str | None) -> tuple[list[str], dict[s
     if filters.kind:
         where.append("d.kind = :kind")
         params["kind"] = filters.kind
-    for name in ("industry", "district", "ip_type"):
-        value = getattr(filters, name)
-        if value and skip != name:
-            where.append(f"d.{name} = :{name}")
-            params[name] = value
-    if filters.cooperation_mode and skip != "cooperation_modes":
-        where.append("EXISTS (SELECT 1 FROM json_each(d.modes) WHERE value = :mode)")
-        params["mode"] = filters.cooperation_mode
-    trl_column = "d.min_trl" if filters.kind == "demand" else "d.trl"
-    if skip not in ("trl", "min_trl"):
-        _bound(where, params, trl_column, ">=", "trl_min", filters.trl_min)
-        _bound(where, params, trl_column, "<=", "trl_max", filters.trl_max)
     # A demand fits an amount range when its budget range overlaps it; an achievement when its price is inside.
     low_column, high_column = (
         ("d.budget_max_cents", "d.budget_min_cents") if filters.kind == "demand" else ("d.price_cents", "d.price_cents")
@@ -439,6 +493,22 @@ def _conditions(query: SearchQuery, skip: str | None) -> tuple[list[str], dict[s
     if filters.org_name:
         where.append("d.org_name = :org_name")
         params["org_name"] = filters.org_name
-    if filters.challenge_only and skip != "challenge":
-        where.append("d.challenge = 1")
-    return where, params
+
+    facet_filters: dict[str, str] = {}
+    for name in ("industry", "district", "ip_type"):
+        value = getattr(filters, name)
+        if value:
+            facet_filters[name] = f"d.{name} = :{name}"
+            params[name] = value
+    if filters.cooperation_mode:
+        facet_filters["cooperation_modes"] = "EXISTS (SELECT 1 FROM json_each(d.modes) WHERE value = :mode)"
+        params["mode"] = filters.cooperation_mode
+    trl_column = "d.min_trl" if filters.kind == "demand" else "d.trl"
+    trl: list[str] = []
+    _bound(trl, params, trl_column, ">=", "trl_min", filters.trl_min)
+    _bound(trl, params, trl_column, "<=", "trl_max", filters.trl_max)
+    if trl:
+        facet_filters["trl"] = " AND ".join(trl)
+    if filters.challenge_only:
+        facet_filters["challenge"] = "d.challenge = 1"
+    return where, facet_filters, params

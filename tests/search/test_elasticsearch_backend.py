@@ -28,13 +28,14 @@ from search import analysis
 from search.backends import BackendUnavailable, create_backend
 from search.backends import es_queries as esq
 from search.backends.elasticsearch import BulkDocumentError, ElasticsearchBackend
-from search.backends.sqlite import _term_groups as sqlite_term_groups
+from search.backends.sqlite_terms import term_groups as sqlite_term_groups
 from search.documents import TEXT_FIELDS, stored_view
 from search.highlight import document_highlights
 from search.query import Filters, SearchQuery, Viewer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "elasticsearch"
 ALIAS = "test-listings"
+REBUILD_ALIAS = f"{ALIAS}-rebuild"
 INDEX_NAME = re.compile(rf"{ALIAS}-v{esq.MAPPING_VERSION}-\d{{20}}")
 OLD_INDEX = f"{ALIAS}-v1-20240101000000000000"
 NEW_INDEX = rf"/{ALIAS}-v\d+-\d+"
@@ -67,6 +68,7 @@ class FakeCluster:
         self.routes: dict[tuple[str, str], list[Response]] = {}
         self.on("HEAD", f"/_alias/{ALIAS}", (200, None))
         self.on(BULK, rf"/{ALIAS}/_bulk", bulk_ok)
+        self.on("GET", f"/_alias/{REBUILD_ALIAS}", no_alias(REBUILD_ALIAS))  # no rebuild under way
 
     def on(self, method: str, path: str, *responses: Response) -> None:
         """Script answers; the latest script for a request wins over earlier ones."""
@@ -125,6 +127,11 @@ def bulk_ok(request: Request) -> tuple[int, Any]:
                            "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": seq,
                            "_primary_term": 1, "status": status}})
     return 200, {"took": 3, "errors": False, "items": items}
+
+
+def no_alias(name: str) -> tuple[int, Any]:
+    """GET _alias/<name> for an alias no index has (rest-api-spec indices.get_alias/10_basic.yml)."""
+    return 404, {"error": f"alias [{name}] missing", "status": 404}
 
 
 def refused() -> elastic_transport.ConnectionError:
@@ -197,8 +204,8 @@ def test_first_write_creates_strict_index_with_segmented_and_cjk_fields_and_vect
     assert fields["published_at"] == fields["deadline"] == {"type": "date"}
     assert fields["challenge"] == {"type": "boolean"}
     assert fields["stored"] == {"type": "object", "enabled": False}
-    # Only after the index exists does the bulk go out, and only to the alias.
-    assert [r.path for r in cluster.requests][1:] == [create.path, f"/{ALIAS}/_bulk"]
+    # Only after the index exists does the bulk go out, and only to the alias (no rebuild under way).
+    assert [r.path for r in cluster.requests][1:] == [create.path, f"/_alias/{REBUILD_ALIAS}", f"/{ALIAS}/_bulk"]
 
 
 def test_existing_alias_is_checked_once_and_not_recreated(backend, cluster):
@@ -289,32 +296,40 @@ def test_delete_sends_delete_actions_and_ignores_unknown_ids(backend, cluster):
     assert bulk.body == [{"delete": {"_id": "2"}}, {"delete": {"_id": "does-not-exist"}}]
 
 
-def test_clear_swaps_alias_in_one_call_then_deletes_old_index(backend, cluster):
+DELETED_BY_QUERY = (200, {"took": 2, "timed_out": False, "total": 0, "deleted": 0, "batches": 0,
+                          "version_conflicts": 0, "noops": 0, "retries": {"bulk": 0, "search": 0}, "failures": []})
+
+
+def script_rebuild(cluster: FakeCluster) -> None:
+    """Answers for creating a new index, filling it, and swapping it in for OLD_INDEX."""
     cluster.on("PUT", NEW_INDEX, (200, {"acknowledged": True}))
+    cluster.on(BULK, rf"/{ALIAS}-v\d+-\d+/_bulk", bulk_ok)
     cluster.on("POST", r"/.*/_refresh", (200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}))
+    cluster.on("POST", r"/.*/_delete_by_query", DELETED_BY_QUERY)
     cluster.on("GET", f"/_alias/{ALIAS}", (200, {OLD_INDEX: {"aliases": {ALIAS: {}}}}))
     cluster.on("POST", "/_aliases", (200, {"acknowledged": True}))
     cluster.on("DELETE", f"/{OLD_INDEX}", (200, {"acknowledged": True}))
+
+
+def test_clear_swaps_alias_in_one_call_then_deletes_old_index(backend, cluster):
+    script_rebuild(cluster)
     backend.clear()
 
     create, = cluster.sent("PUT", NEW_INDEX)
     new_index = create.path.lstrip("/")
-    assert INDEX_NAME.fullmatch(new_index) and "aliases" not in create.body
+    assert INDEX_NAME.fullmatch(new_index) and create.body["aliases"] == {REBUILD_ALIAS: {}}
     swap, = cluster.sent("POST", "/_aliases")
     assert swap.body == {"actions": [{"remove": {"index": OLD_INDEX, "alias": ALIAS}},
-                                     {"add": {"index": new_index, "alias": ALIAS}}]}
+                                     {"add": {"index": new_index, "alias": ALIAS}},
+                                     {"remove": {"index": new_index, "alias": REBUILD_ALIAS}}]}
     order = [(r.method, r.path) for r in cluster.requests]
-    assert order == [("PUT", f"/{new_index}"), ("POST", f"/{new_index}/_refresh"), ("GET", f"/_alias/{ALIAS}"),
-                     ("POST", "/_aliases"), ("DELETE", f"/{OLD_INDEX}")]
+    assert order == [("PUT", f"/{new_index}"), ("POST", f"/{new_index}/_refresh"),
+                     ("POST", f"/{new_index}/_delete_by_query"), ("GET", f"/_alias/{ALIAS}"),
+                     ("POST", "/_aliases"), ("POST", f"/{new_index}/_delete_by_query"), ("DELETE", f"/{OLD_INDEX}")]
 
 
 def test_reindexing_fills_new_index_while_alias_serves_the_old_one(backend, cluster):
-    cluster.on("PUT", NEW_INDEX, (200, {"acknowledged": True}))
-    cluster.on(BULK, rf"/{ALIAS}-v\d+-\d+/_bulk", bulk_ok)
-    cluster.on("POST", r"/.*/_refresh", (200, {}))
-    cluster.on("GET", f"/_alias/{ALIAS}", (200, {OLD_INDEX: {"aliases": {ALIAS: {}}}}))
-    cluster.on("POST", "/_aliases", (200, {"acknowledged": True}))
-    cluster.on("DELETE", f"/{OLD_INDEX}", (200, {"acknowledged": True}))
+    script_rebuild(cluster)
     with backend.reindexing() as write:
         write([COLD_CHAIN])
         write([BALLAST])
@@ -322,7 +337,55 @@ def test_reindexing_fills_new_index_while_alias_serves_the_old_one(backend, clus
     new_index = cluster.sent("PUT", NEW_INDEX)[0].path.lstrip("/")
     bulks = cluster.sent(BULK, r"/.*/_bulk")
     assert [b.path for b in bulks] == [f"/{new_index}/_bulk"] * 2 and bulks[0].params == {}
-    assert cluster.sent("POST", "/_aliases")[0].body["actions"][-1] == {"add": {"index": new_index, "alias": ALIAS}}
+    # create, not index: a listing written live meanwhile is newer than the rebuild's copy
+    assert bulks[0].body[0] == {"create": {"_id": "1"}}
+    assert cluster.sent("POST", "/_aliases")[0].body["actions"][1] == {"add": {"index": new_index, "alias": ALIAS}}
+
+
+def test_writes_from_any_process_during_a_rebuild_reach_the_new_index_too(backend, cluster):
+    script_rebuild(cluster)
+    other_worker = ElasticsearchBackend("http://es.test:9200", index_prefix="test", node_class=type(
+        "OtherNode", (FakeNode,), {"cluster": cluster}), max_retries=MAX_RETRIES)
+    with backend.reindexing() as write:
+        new_index = cluster.sent("PUT", NEW_INDEX)[0].path.lstrip("/")
+        # What the cluster answers now that the new index carries the rebuild alias:
+        cluster.on("GET", f"/_alias/{REBUILD_ALIAS}", (200, {new_index: {"aliases": {REBUILD_ALIAS: {}}}}))
+        write([BALLAST])
+        other_worker.index([COLD_CHAIN])
+        other_worker.delete(["3"])
+
+        saved, deleted = cluster.sent(BULK, rf"/{ALIAS}/_bulk")
+        assert saved.params == {"require_alias": "true", "refresh": "wait_for"}
+        assert saved.body[0] == {"index": {"_id": "1", "_index": new_index, "require_alias": False}}
+        assert saved.body[2] == {"index": {"_id": "1"}}  # and, as ever, through the alias
+        assert saved.body[1] == saved.body[3] == esq.document_source(COLD_CHAIN)
+        # the deleted listing leaves a tombstone in the new index, which refuses the rebuild's stale copy
+        assert deleted.body == [{"index": {"_id": "3", "_index": new_index, "require_alias": False}},
+                                esq.tombstone("3"), {"delete": {"_id": "3"}}]
+        assert esq.tombstone("3")["status"] == esq.TOMBSTONE_STATUS
+    # Tombstones are removed before the new index goes live (and once more after the swap).
+    cleanups = cluster.sent("POST", rf"/{new_index}/_delete_by_query")
+    assert len(cleanups) == 2 and cleanups[0].body == {"query": {"term": {"status": esq.TOMBSTONE_STATUS}}}
+    swap, = cluster.sent("POST", "/_aliases")
+    assert {"remove": {"index": new_index, "alias": REBUILD_ALIAS}} in swap.body["actions"]
+
+
+def test_rebuild_copy_refused_because_a_live_write_came_first_is_not_an_error(backend, cluster):
+    def live_copy_exists(request):
+        status, body = bulk_ok(request)
+        body["errors"] = True
+        body["items"][0] = {"create": {"_index": "new", "_id": "1", "status": 409, "error": {
+            "type": "version_conflict_engine_exception",
+            "reason": "[1]: version conflict, document already exists (current version [1])"}}}
+        return status, body
+
+    script_rebuild(cluster)
+    cluster.on(BULK, rf"/{ALIAS}-v\d+-\d+/_bulk", live_copy_exists)
+    with backend.reindexing() as write:
+        assert write([COLD_CHAIN, BALLAST]) == 2
+    cluster.on(BULK, rf"/{ALIAS}/_bulk", live_copy_exists)  # outside a rebuild a refusal is reported
+    with pytest.raises(BulkDocumentError):
+        backend.index([COLD_CHAIN])
 
 
 def test_failed_reindex_drops_the_new_index_and_keeps_the_alias(backend, cluster):
