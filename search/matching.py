@@ -13,6 +13,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -166,18 +167,32 @@ def _meaningful(token: str) -> bool:
     return len(token) > 1 and not any(char.isdigit() for char in token)
 
 
-def _shared_terms(source: dict, target: dict, limit: int = 5) -> list[str]:
+@dataclass(frozen=True)
+class _Words:
+    """A listing's meaningful words: those of its title and keywords (in order), and all of them."""
+
+    head: tuple[str, ...]
+    every: frozenset[str]
+
+    @classmethod
+    def of(cls, document: dict) -> _Words:
+        return _words(document.get("title") or "", tuple(document.get("keywords") or ()),
+                      document.get("summary") or "", document.get("description") or "")
+
+
+# The same achievements come back for many demands: their words are segmented once per process.
+@lru_cache(maxsize=4096)
+def _words(title: str, keywords: tuple[str, ...], summary: str, description: str) -> _Words:
+    head = tuple(t for t in analysis.tokenize(f"{title} {' '.join(keywords)}") if _meaningful(t))
+    body = {t for t in analysis.tokenize(f"{summary} {description}") if _meaningful(t)}
+    return _Words(head, frozenset(head) | body)
+
+
+def _shared_terms(source: _Words, target: _Words, limit: int = 5) -> list[str]:
     """Words the two listings share, as a reader would pick them: what either side puts in its
     title or keywords, not incidental words of two long descriptions ("完成", "利用")."""
-    def tokens(document: dict, fields: tuple[str, ...]) -> list[str]:
-        text = " ".join([*(str(document.get(name) or "") for name in fields), *(document.get("keywords") or [])])
-        return [token for token in analysis.tokenize(text) if _meaningful(token)]
-
-    source_head, target_head = tokens(source, ("title",)), set(tokens(target, ("title",)))
-    source_all = set(tokens(source, ("title", "summary", "description")))
-    target_all = set(tokens(target, ("title", "summary", "description")))
-    shared = [token for token in source_head if token in target_all]
-    shared += [token for token in target_head if token in source_all]
+    shared = [token for token in source.head if token in target.every]
+    shared += [token for token in target.head if token in source.every]
     return list(dict.fromkeys(shared))[:limit]
 
 
@@ -252,12 +267,13 @@ def match(backend: SearchBackend, encoder: Encoder | None, source: dict[str, Any
             for doc_id, score, _ in semantic:
                 similarity.setdefault(doc_id, score)
     best = _best(finals, limit)
-    # Wording the reasons costs a tokenisation per hit: only for the hits returned.
+    # Wording the reasons costs a tokenisation per hit: only for the hits returned, the source once.
+    source_words = _Words.of(source)
     matches = []
     for doc_id in best:
         document = documents[doc_id]
         reasons = []
-        shared = _shared_terms(source, document)
+        shared = _shared_terms(source_words, _Words.of(document))
         if shared:
             reasons.append(Reason("shared_terms", {"terms": shared}))
         if doc_id in similarity:
