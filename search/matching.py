@@ -25,16 +25,17 @@ from search.encoders import Encoder, encode_listings, passage_text, vector_key
 CANDIDATES = 100
 # Rankings are fused on z-scores (each ranking's scores standardised over its candidates), which
 # measured better on matching-dev than reciprocal-rank fusion. Short sources (a title) carry few
-# words for BM25 to work with, so the semantic side weighs more for them. Weights chosen by 2-fold
-# cross-validation over demands (benchmarks/matching_eval.py --cv); both folds picked 0.3 / 0.7–0.8.
-SEMANTIC_WEIGHT_LONG = 0.3
+# words for BM25 to work with, so the semantic side weighs more for them. These and the feedback
+# constants: 2-fold cross-validation over demands (benchmarks/matching_eval.py --cv); both folds
+# picked 0.4 / 0.7–0.8, 2–3 feedback documents; the values are the best over all demands.
+SEMANTIC_WEIGHT_LONG = 0.4
 SEMANTIC_WEIGHT_SHORT = 0.7
 SHORT_SOURCE_CHARS = 60
 # Pseudo-relevance feedback in vector space (Rocchio): the query vector moves toward the mean of the
 # best fused hits' vectors, then the semantic side is asked again. A title says little; the best
 # hits, found mostly by their shared words, say what it means. Costs one more knn, no encoding.
 FEEDBACK_DOCS = 2
-FEEDBACK_WEIGHT = 0.5
+FEEDBACK_WEIGHT = 1.0
 # The lexical query keeps at most this many words of a long source: BM25 over any word costs the
 # sum of the words' posting lists, and the words dropped are the most common ones (lowest IDF),
 # which cost most and weigh least. Measured on matching-dev: all ~78 words of a demand or the
