@@ -1,7 +1,9 @@
 """Hybrid matching: a demand's achievements (or an achievement's demands), scored 0–100 with reasons.
 
-Two rankings are fused on z-scores — BM25 over the source's words (title, keywords, text) and
-cosine similarity of sentence vectors — then structured signals shift the fused score: an
+Two rankings are fused on z-scores — BM25 over the source's most informative words (title,
+keywords, text) and cosine similarity of sentence vectors (the source's stored vector when it has
+one, so a listing's page encodes nothing), asked again after moving the vector toward the best
+fused hits (pseudo-relevance feedback) — then structured signals shift the fused score: an
 achievement below the demand's minimum TRL ranks below mature ones of similar relevance, and
 industry, cooperation mode, price against budget and locality break near-ties. Reasons are
 returned as codes with parameters; the application words them in the user's language.
