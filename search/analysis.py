@@ -9,6 +9,7 @@ files) loads lazily, once per process, behind a lock: importing this module does
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import unicodedata
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "bigrams",
     "expand_synonyms",
+    "general_idf",
     "get_tokenizer",
     "normalise",
     "query_tokens",
@@ -183,6 +185,19 @@ def tokenize(text: str) -> list[str]:
 def segmented(text: str) -> str:
     """Tokens joined by single spaces: what the backends index with a whitespace analyzer."""
     return " ".join(tokenize(text))
+
+
+def general_idf(token: str) -> float:
+    """An inverse document frequency proxy from general-language word frequencies.
+
+    jieba's dictionary counts words over a large general corpus; log(total / count) ranks
+    function and everyday words (中, 方法, 问题) low and technical words high. It is the cheap
+    stand-in for an index's own statistics where a backend does not expose them: loaded anyway
+    for segmentation, no extra memory. Words the dictionary lacks count as rare.
+    """
+    tokenizer = get_tokenizer()
+    count = tokenizer.FREQ.get(token) or 0
+    return math.log(tokenizer.total / count) if count > 0 else math.log(tokenizer.total)
 
 
 def _synonym_table() -> SynonymTable:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from marketplace.discovery import matching, outbox
+from marketplace.discovery import matching, outbox, vectors
 from marketplace.discovery import services as discovery
+from marketplace.discovery.documents import listing_document
+from search import matching as search_matching
+from search.encoders import passage_text
 from tests.factories import make_listing
 
 
@@ -95,3 +99,24 @@ def test_api_matches_hide_unpublished_listings(client, app):
 def test_cli_match_reports_unknown_demand(runner, app):
     result = runner.invoke(args=["search", "match", "--demand", "NOPE"])
     assert result.exit_code != 0 and "NOPE" in result.output
+
+
+def test_listing_with_stored_vector_is_matched_without_encoding(marketplace_data, monkeypatch):
+    expected = [item.id for item in matching.matches_for(marketplace_data["demand"], limit=4)]
+    encoder = discovery.encoder()
+
+    def refuse(texts):
+        raise AssertionError("a stored vector was current: nothing should be encoded")
+
+    monkeypatch.setattr(encoder, "encode_queries", refuse)
+    monkeypatch.setattr(encoder, "encode_passages", refuse)
+    search_matching._QUERY_VECTORS.clear()
+    assert [item.id for item in matching.matches_for(marketplace_data["demand"], limit=4)] == expected
+    assert matching.matches_for(marketplace_data["insulation"], limit=1)[0].document["external_id"] == "D-COLD"
+
+
+def test_demand_vector_is_stored_in_query_mode(marketplace_data):
+    demand = marketplace_data["demand"]
+    stored = vectors.stored_vector(listing_document(demand), discovery.encoder().name)
+    expected = discovery.encoder().encode_queries([passage_text(listing_document(demand))])[0]
+    assert stored is not None and np.allclose(stored, expected, atol=1e-5)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from marketplace.core import taxonomy
 from marketplace.core.money import format_money
 from marketplace.discovery import services as discovery
+from marketplace.discovery import vectors
 from marketplace.discovery.documents import listing_document
 from marketplace.listings.models import Listing, ListingKind
 from search import matching
@@ -18,10 +19,15 @@ def target_kind(kind: str) -> str:
 
 
 def match_document(document: dict, limit: int = 10) -> list[matching.Match]:
-    """Matches for a document (a listing's, or an ad-hoc one such as a title-only query)."""
+    """Matches for a document (a listing's, or an ad-hoc one such as a title-only query).
+
+    A listing whose stored vector is current is matched with it: nothing is encoded on the request.
+    """
     discovery.catch_up()
-    return matching.match(discovery.backend(), discovery.encoder(), document, target_kind(document["kind"]),
-                          limit=limit)
+    encoder = discovery.encoder()
+    return matching.match(discovery.backend(), encoder, document, target_kind(document["kind"]), limit=limit,
+                          source_vector=vectors.stored_vector(document, encoder.name),
+                          vectors_of=lambda ids: vectors.stored_vectors(ids, encoder.name))
 
 
 def matches_for(listing: Listing, limit: int = 10) -> list[matching.Match]:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 from sqlalchemy import select
 
 from marketplace.discovery.models import ListingVector
 from marketplace.extensions import db
-from search.encoders import Encoder, passage_text, vector_from_bytes, vector_to_bytes
+from search.encoders import Encoder, encode_listings, vector_from_bytes, vector_key, vector_to_bytes
 
 ENCODE_BATCH = 32
 
 
 def text_hash(document: dict) -> str:
-    return hashlib.sha256(passage_text(document).encode("utf-8")).hexdigest()
+    return hashlib.sha256(vector_key(document).encode("utf-8")).hexdigest()
 
 
 def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
@@ -36,7 +37,7 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
         return {int(doc["id"]) for doc in stale}
     for start in range(0, len(stale), ENCODE_BATCH):
         batch = stale[start:start + ENCODE_BATCH]
-        matrix = encoder.encode_passages([passage_text(doc) for doc in batch])
+        matrix = encode_listings(encoder, batch)
         for doc, row in zip(batch, matrix, strict=True):
             listing_id = int(doc["id"])
             vector = stored.get(listing_id) or ListingVector(listing_id=listing_id)
@@ -44,3 +45,25 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
             db.session.add(vector)
             doc["vector"], doc["vector_model"] = row.tolist(), encoder.name
     return set()
+
+
+def _current(vector: ListingVector | None, document: dict, encoder_name: str) -> bool:
+    return vector is not None and vector.encoder == encoder_name and vector.text_hash == text_hash(document)
+
+
+def stored_vector(document: dict, encoder_name: str) -> np.ndarray | None:
+    """The document's stored vector if it is current (same text, mode and encoder), else None."""
+    if not str(document.get("id") or "").isdigit():
+        return None
+    vector = db.session.get(ListingVector, int(document["id"]))
+    return vector_from_bytes(vector.vector) if _current(vector, document, encoder_name) else None
+
+
+def stored_vectors(ids: list[str], encoder_name: str) -> dict[str, np.ndarray]:
+    """Stored vectors of these listings by id (as strings), for those the encoder made."""
+    wanted = [int(listing_id) for listing_id in ids if str(listing_id).isdigit()]
+    if not wanted:
+        return {}
+    rows = db.session.scalars(select(ListingVector).where(
+        ListingVector.listing_id.in_(wanted), ListingVector.encoder == encoder_name))
+    return {str(row.listing_id): vector_from_bytes(row.vector) for row in rows}
