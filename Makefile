@@ -28,6 +28,8 @@ seed: migrate
 
 run: seed
 	@echo "青岛技术转移服务平台: http://127.0.0.1:$(PORT)"
+	@# The background worker (search index, match scans, saved-search alerts) lives as long as the server.
+	$(FLASK) jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 test: install

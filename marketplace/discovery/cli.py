@@ -82,6 +82,8 @@ def _filters_options(function):
         click.option("--industry", type=click.Choice(list(taxonomy.INDUSTRIES))),
         click.option("--district", type=click.Choice(list(taxonomy.DISTRICTS))),
         click.option("--mode", "cooperation_mode", type=click.Choice(list(taxonomy.COOPERATION_MODES))),
+        click.option("--ip-type", type=click.Choice(list(taxonomy.IP_TYPES))),
+        click.option("--institution", help="The offering organisation's name, exactly as listings show it."),
         click.option("--trl-min", type=click.IntRange(1, 9)),
         click.option("--trl-max", type=click.IntRange(1, 9)),
         click.option("--challenge-only", is_flag=True),

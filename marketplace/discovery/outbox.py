@@ -9,13 +9,13 @@ it handled; if the backend is down the rows stay, with a back-off, and nothing i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from itertools import chain
 
 from sqlalchemy import delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.core.models import utcnow
+from marketplace.core.retry import next_attempt_after
 from marketplace.discovery import vectors
 from marketplace.discovery.documents import listing_document
 from marketplace.discovery.models import SearchOutbox
@@ -25,7 +25,6 @@ from search.backends import BackendUnavailable, SearchBackend
 from search.documents import DocumentError
 from search.encoders import Encoder
 
-MAX_BACKOFF_SECONDS = 300
 WRITTEN_FLAG = "search_outbox_written"
 
 
@@ -90,7 +89,7 @@ def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = No
         rows = db.session.scalars(select(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows]))).all()
         for row in rows:
             row.attempts += 1
-            row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, MAX_BACKOFF_SECONDS))
+            row.next_attempt_at = next_attempt_after(row.attempts, now)
             row.last_error = str(error)[:500]
         db.session.commit()
         report.failed, report.error = len(rows), str(error)

@@ -12,7 +12,7 @@ from marketplace.core.pagination import ResultPage
 from marketplace.discovery import outbox
 from marketplace.extensions import db
 from marketplace.listings import queries
-from marketplace.listings.models import Listing
+from marketplace.listings.models import Listing, ListingStatus
 from marketplace.listings.queries import BrowseFilters
 from search.backends import BackendUnavailable, SearchBackend, create_backend
 from search.encoders import Encoder, get_encoder
@@ -64,10 +64,13 @@ def catch_up() -> outbox.DrainReport | None:
 def to_filters(kind: str, browse: BrowseFilters) -> Filters:
     return Filters(
         kind=kind, industry=browse.industry, district=browse.district,
-        cooperation_mode=browse.cooperation_mode, trl_min=browse.trl_min, trl_max=browse.trl_max,
+        cooperation_mode=browse.cooperation_mode, ip_type=browse.ip_type, org_name=browse.institution,
+        trl_min=browse.trl_min, trl_max=browse.trl_max,
         amount_min_cents=None if browse.amount_min is None else int(browse.amount_min * 100),
         amount_max_cents=None if browse.amount_max is None else int(browse.amount_max * 100),
         challenge_only=browse.challenge_only,
+        # The backend still shows others' unpublished listings to nobody but admins (the viewer decides).
+        statuses=tuple(ListingStatus) if browse.include_unpublished else (ListingStatus.PUBLISHED,),
     )
 
 
@@ -111,7 +114,7 @@ def browse(kind: str, filters: BrowseFilters, user, page: int, per_page: int) ->
         result = search_listings(kind, filters, viewer_for(user), page=page, per_page=per_page)
     except BackendUnavailable:
         current_app.logger.warning("search backend unavailable; browse falls back to the database")
-        fallback = db.paginate(queries.browse(kind, filters), page=page, per_page=per_page, error_out=False)
+        fallback = db.paginate(queries.browse(kind, filters, user), page=page, per_page=per_page, error_out=False)
         return BrowseResult(page=ResultPage(fallback.items, fallback.total, page, per_page), degraded=True)
     ids = [int(hit.id) for hit in result.hits]
     listings = {listing.id: listing for listing in db.session.scalars(select(Listing).where(Listing.id.in_(ids)))}

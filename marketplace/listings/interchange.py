@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace.accounts.models import Organisation
-from marketplace.core.models import utcnow
+from marketplace.core.models import as_utc, utcnow
 from marketplace.extensions import db
 from marketplace.listings.fields import clean_listing
 from marketplace.listings.models import MODEL_FOR_KIND, Listing, ListingKind, ListingStatus
@@ -187,9 +187,7 @@ def _set_status(listing: Listing, status: str, published_at: datetime | None) ->
 def _same_instant(stored: datetime | None, given: datetime) -> bool:
     if stored is None:
         return False
-    if stored.tzinfo is None:  # SQLite hands back naive UTC
-        stored = stored.replace(tzinfo=UTC)
-    return stored == given
+    return as_utc(stored) == given
 
 
 def _text(value: Any) -> str | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Select, String, and_, cast, or_, select, true
 
+from marketplace.accounts.models import Organisation
 from marketplace.core import taxonomy
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
 
@@ -27,11 +28,15 @@ class BrowseFilters:
     industry: str | None = None
     district: str | None = None
     cooperation_mode: str | None = None
+    ip_type: str | None = None
+    institution: str | None = None  # the offering organisation's name, as shown on the listing
     trl_min: int | None = None
     trl_max: int | None = None
     amount_min: Decimal | None = None  # yuan; price for achievements, budget for demands
     amount_max: Decimal | None = None
     challenge_only: bool = False
+    # Owners (and organisation admins, and platform admins) may find unpublished listings they look after.
+    include_unpublished: bool = False
     sort: str = "newest"
     active: dict[str, str] = field(default_factory=dict)
 
@@ -46,15 +51,31 @@ class BrowseFilters:
             filters.district = args["district"]
         if args.get("mode") in taxonomy.COOPERATION_MODES:
             filters.cooperation_mode = args["mode"]
+        if args.get("ip_type") in taxonomy.IP_TYPES:
+            filters.ip_type = args["ip_type"]
+        filters.institution = (args.get("institution") or "").strip()[:200] or None
         filters.trl_min = _int_in(args.get("trl_min"), 1, 9)
         filters.trl_max = _int_in(args.get("trl_max"), 1, 9)
         # The amount filters are entered in 万元, as users think about technology prices.
         filters.amount_min = _wan(args.get("amount_min"))
         filters.amount_max = _wan(args.get("amount_max"))
         filters.challenge_only = args.get("challenge") == "1"
+        filters.include_unpublished = args.get("unpublished") == "1"
         default_sort = "relevance" if filters.q else "newest"
         filters.sort = args.get("sort") if args.get("sort") in SORTS else default_sort
         return filters
+
+    def to_args(self) -> dict[str, str]:
+        """The query arguments ``from_args`` reads back into these filters (sort and page left out)."""
+        args = {
+            "q": self.q, "industry": self.industry, "district": self.district, "mode": self.cooperation_mode,
+            "ip_type": self.ip_type, "institution": self.institution,
+            "trl_min": self.trl_min, "trl_max": self.trl_max,
+            "amount_min": _in_wan(self.amount_min), "amount_max": _in_wan(self.amount_max),
+            "challenge": "1" if self.challenge_only else None,
+            "unpublished": "1" if self.include_unpublished else None,
+        }
+        return {name: str(value) for name, value in args.items() if value is not None}
 
 
 def _int_in(raw, low: int, high: int) -> int | None:
@@ -73,9 +94,16 @@ def _wan(raw) -> Decimal | None:
     return value * 10_000 if value.is_finite() and value >= 0 else None
 
 
-def browse(kind: str, filters: BrowseFilters) -> Select:
+def _in_wan(amount: Decimal | None) -> str | None:
+    return None if amount is None else format((amount / 10_000).normalize(), "f")
+
+
+def browse(kind: str, filters: BrowseFilters, user=None) -> Select:
     model = MODEL_FOR_KIND[ListingKind(kind)]
-    statement = select(model).where(model.status == ListingStatus.PUBLISHED)
+    visible = model.status == ListingStatus.PUBLISHED
+    if filters.include_unpublished and user is not None and user.is_authenticated:
+        visible = true() if user.is_admin else or_(visible, *_looked_after_by(user))
+    statement = select(model).where(visible)
     if filters.q:
         pattern = f"%{filters.q}%"
         statement = statement.where(or_(
@@ -89,6 +117,13 @@ def browse(kind: str, filters: BrowseFilters) -> Select:
     if filters.cooperation_mode:
         # JSON list membership, portable across SQLite and PostgreSQL: codes are quoted in the text form.
         statement = statement.where(cast(model.cooperation_modes, String).like(f'%"{filters.cooperation_mode}"%'))
+    if filters.ip_type:
+        statement = statement.where(model.ip_type == filters.ip_type)
+    if filters.institution:
+        # What the listing shows as its organisation: the registered one's name, else the free-text name.
+        registered = select(Organisation.id).where(Organisation.name == filters.institution)
+        statement = statement.where(or_(model.organisation_id.in_(registered), and_(
+            model.organisation_id.is_(None), model.org_name == filters.institution)))
     trl_column = model.trl if kind == ListingKind.ACHIEVEMENT else model.min_trl
     if filters.trl_min:
         statement = statement.where(trl_column >= filters.trl_min)
@@ -110,12 +145,16 @@ def browse(kind: str, filters: BrowseFilters) -> Select:
     return statement.order_by(*SORTS[filters.sort](model))
 
 
-def owned_by(user, kind: str | None = None, status: str | None = None) -> Select:
-    """The listings a user looks after: their own, and their organisation's when they administer it."""
+def _looked_after_by(user) -> list:
     conditions = [Listing.owner_id == user.id]
     if user.is_org_admin and user.organisation_id:
         conditions.append(Listing.organisation_id == user.organisation_id)
-    statement = select(Listing).where(or_(*conditions))
+    return conditions
+
+
+def owned_by(user, kind: str | None = None, status: str | None = None) -> Select:
+    """The listings a user looks after: their own, and their organisation's when they administer it."""
+    statement = select(Listing).where(or_(*_looked_after_by(user)))
     if kind:
         statement = statement.where(Listing.kind == kind)
     if status:

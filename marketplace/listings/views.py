@@ -9,6 +9,7 @@ from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import page_number, paginate
 from marketplace.discovery import matching
 from marketplace.discovery import services as discovery
+from marketplace.discovery.alternatives import when_nothing_found
 from marketplace.extensions import db
 from marketplace.listings import permissions, queries, services
 from marketplace.listings.forms import ListingForm
@@ -37,7 +38,8 @@ def _browse(kind: str):
     result = discovery.browse(kind, filters, current_user, page=page_number(),
                               per_page=current_app.config["PAGE_SIZE"])
     return render_template("listings/browse.html", kind=kind, page=result.page, result=result, filters=filters,
-                           kind_label=KIND_LABELS[ListingKind(kind)])
+                           kind_label=KIND_LABELS[ListingKind(kind)],
+                           alternatives=when_nothing_found(kind, filters, current_user, result))
 
 
 @bp.route("/achievements")

@@ -33,6 +33,10 @@ MESSAGES = {
     "organisation_verified": _l("您的机构「%(name)s」已通过平台认证。"),
     "organisation_rejected": _l("您的机构「%(name)s」认证未通过。原因：%(reason)s"),
     "role_granted": _l("管理员已将您的角色设置为：%(role)s。"),
+    "strong_match_achievement": _l("新发布的科技成果「%(title)s」与您的需求「%(mine)s」高度匹配（%(score)s 分）。"),
+    "strong_match_demand": _l("新发布的技术需求「%(title)s」与您的成果「%(mine)s」高度匹配（%(score)s 分）。"),
+    "matches_found": _l("「%(title)s」已匹配到 %(count)s 条高度相关的信息，去看看吧。"),
+    "saved_search_results": _l("您订阅的搜索「%(name)s」有 %(count)s 条新结果：%(titles)s"),
 }
 
 

@@ -9,6 +9,8 @@ from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings import queries
 from marketplace.listings.models import Listing, ListingKind, ListingStatus
+from marketplace.matchmaking import services as matchmaking
+from marketplace.matchmaking.permissions import can_follow_up
 
 bp = Blueprint("portal", __name__)
 
@@ -35,7 +37,8 @@ def home():
 def dashboard():
     mine = db.session.scalars(queries.owned_by(current_user).limit(8)).all()
     by_status = _status_counts()
-    return render_template("portal/dashboard.html", mine=mine, by_status=by_status)
+    pair_counts = matchmaking.status_counts() if can_follow_up(current_user) else None
+    return render_template("portal/dashboard.html", mine=mine, by_status=by_status, pair_counts=pair_counts)
 
 
 def _status_counts() -> dict[str, int]:

@@ -1,0 +1,139 @@
+"""Saved searches and the alerts the worker sends when new listings match them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from marketplace.alerts.models import SavedSearch
+from marketplace.core import taxonomy
+from marketplace.core.errors import ServiceError
+from marketplace.core.models import as_utc, utcnow
+from marketplace.discovery import outbox
+from marketplace.discovery import services as discovery
+from marketplace.extensions import db
+from marketplace.listings.models import KIND_LABELS, ListingKind
+from marketplace.listings.queries import BrowseFilters
+from marketplace.notifications.services import notify
+from search.backends import BackendUnavailable
+from search.query import Viewer
+
+MAX_SAVED_SEARCHES = 20
+# New results are looked for among the newest hits; more than this since the last check is "50+".
+NEW_RESULTS_WINDOW = 50
+TITLES_IN_ALERT = 3
+BROWSE_ENDPOINTS = {ListingKind.ACHIEVEMENT: "listings.achievements", ListingKind.DEMAND: "listings.demands"}
+
+
+def searches_of(user):
+    return select(SavedSearch).where(SavedSearch.user_id == user.id).order_by(SavedSearch.created_at.desc(),
+                                                                             SavedSearch.id.desc())
+
+
+def owned_search_or_none(user, search_id: int) -> SavedSearch | None:
+    search = db.session.get(SavedSearch, search_id)
+    return search if search is not None and search.user_id == user.id else None
+
+
+def default_name(kind: str, filters: BrowseFilters) -> str:
+    """What the search is about, as a reader would put it: its words and the filters' labels."""
+    parts = [filters.q] if filters.q else []
+    if filters.industry:
+        parts.append(taxonomy.label(taxonomy.INDUSTRIES, filters.industry))
+    if filters.district:
+        parts.append(taxonomy.label(taxonomy.DISTRICTS, filters.district))
+    if filters.cooperation_mode:
+        parts.append(taxonomy.label(taxonomy.COOPERATION_MODES, filters.cooperation_mode))
+    if filters.challenge_only:
+        parts.append(_("揭榜挂帅"))
+    return " · ".join(parts)[:80] or _("全部%(kind)s", kind=KIND_LABELS[ListingKind(kind)])
+
+
+def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
+    if kind not in BROWSE_ENDPOINTS:
+        raise ServiceError(_("不支持的信息类型"), 400)
+    filters = BrowseFilters.from_args(args)
+    filters.include_unpublished = False  # alerts are about what the public can see
+    criteria = filters.to_args()
+    owned = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == user.id)).all()
+    if any(search.kind == kind and search.criteria == criteria for search in owned):
+        raise ServiceError(_("您已经订阅过相同条件的搜索"), 409)
+    if len(owned) >= MAX_SAVED_SEARCHES:
+        raise ServiceError(_("最多可订阅 %(n)d 个搜索，请先删除不再需要的订阅", n=MAX_SAVED_SEARCHES))
+    search = SavedSearch(user_id=user.id, kind=kind, criteria=criteria, alert=True,
+                         name=(name or "").strip()[:80] or default_name(kind, filters))
+    db.session.add(search)
+    return search
+
+
+def set_alert(search: SavedSearch, enabled: bool) -> None:
+    if enabled and not search.alert:
+        search.checked_at = utcnow()  # do not announce what was published while alerts were off
+    search.alert = enabled
+
+
+def delete_search(search: SavedSearch) -> None:
+    db.session.delete(search)
+
+
+def browse_url(search: SavedSearch) -> str:
+    return url_for(BROWSE_ENDPOINTS[ListingKind(search.kind)], _external=False, **search.criteria)
+
+
+@dataclass
+class AlertReport:
+    checked: int = 0
+    alerted: int = 0
+    skipped: str | None = None
+
+
+def check_saved_searches(now: datetime | None = None, limit: int = 200) -> AlertReport:
+    """Tell users about listings published since each due search was last checked.
+
+    Skipped while listing changes wait to be indexed: a check then would miss them for good.
+    """
+    now = now or utcnow()
+    if outbox.backlog():
+        return AlertReport(skipped="outbox backlog")
+    due_before = now - timedelta(minutes=current_app.config["SAVED_SEARCH_INTERVAL_MINUTES"])
+    searches = db.session.scalars(
+        select(SavedSearch).where(SavedSearch.alert.is_(True), SavedSearch.checked_at <= due_before)
+        .order_by(SavedSearch.checked_at).limit(limit)).all()
+    report = AlertReport()
+    for search in searches:
+        try:
+            fresh = _new_results(search)
+        except BackendUnavailable as error:
+            db.session.rollback()
+            return AlertReport(checked=report.checked, alerted=report.alerted, skipped=str(error))
+        if fresh:
+            count = str(len(fresh)) if len(fresh) < NEW_RESULTS_WINDOW else f"{NEW_RESULTS_WINDOW}+"
+            titles = "、".join(f"「{hit.document['title']}」" for hit in fresh[:TITLES_IN_ALERT])
+            notify(search.user, "saved_search_results", link=browse_url(search), name=search.name, count=count,
+                   titles=titles)
+            search.last_alerted_at = now
+            report.alerted += 1
+        search.checked_at = now
+        db.session.commit()
+        report.checked += 1
+    return report
+
+
+def _new_results(search: SavedSearch) -> list:
+    filters = BrowseFilters.from_args(search.criteria)
+    filters.sort = "newest"
+    result = discovery.search_listings(search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW)
+    if result.relaxed:  # the loosened retry's hits do not answer the saved words
+        return []
+    since = as_utc(search.checked_at)
+    return [hit for hit in result.hits if _published_after(hit.document, since)]
+
+
+def _published_after(document: dict, moment: datetime) -> bool:
+    published = document.get("published_at")
+    return bool(published) and as_utc(datetime.fromisoformat(published)) > moment
+

@@ -1,0 +1,177 @@
+"""Strong matches: found by the worker when a listing is published, kept as pairs for brokers,
+and announced to the owners of the listings they match."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from itertools import groupby
+
+from flask import current_app, url_for
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import aliased, contains_eager
+
+from marketplace.accounts.permissions import require
+from marketplace.core import audit
+from marketplace.core.models import utcnow
+from marketplace.core.retry import next_attempt_after
+from marketplace.discovery import matching
+from marketplace.discovery.models import SearchOutbox
+from marketplace.extensions import db
+from marketplace.listings.models import Listing, ListingKind, ListingStatus
+from marketplace.listings.signals import listing_changed
+from marketplace.matchmaking.models import MatchPair, MatchScan, PairStatus
+from marketplace.matchmaking.permissions import can_follow_up
+from marketplace.notifications.services import notify
+from search.backends import BackendUnavailable
+
+SCAN_BATCH = 20
+MATCHES_PER_SCAN = 20
+# Approval by a reviewer announces a listing; an import records its pairs quietly.
+SCAN_ACTIONS = {"approved": True, "imported": False, "import_updated": False}
+
+
+@listing_changed.connect
+def _queue_scan(listing: Listing, action: str, **_detail) -> None:
+    if action in SCAN_ACTIONS and listing.status == ListingStatus.PUBLISHED:
+        db.session.add(MatchScan(listing=listing, notify=SCAN_ACTIONS[action]))
+
+
+def queue_all_published(announce: bool = False) -> int:
+    """Queue a scan of every published listing (after thresholds change, or to fill the dashboard)."""
+    ids = db.session.scalars(select(Listing.id).where(Listing.status == ListingStatus.PUBLISHED)).all()
+    db.session.add_all(MatchScan(listing_id=listing_id, notify=announce) for listing_id in ids)
+    db.session.commit()
+    return len(ids)
+
+
+@dataclass
+class ScanReport:
+    scanned: int = 0
+    pairs: int = 0
+    notified: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+def run_scans(limit: int = SCAN_BATCH) -> ScanReport:
+    """Match up to ``limit`` queued listings; commits after each listing.
+
+    A listing still waiting in the search outbox is not yet indexed with its vector: its scan
+    waits, as it would otherwise match with half its signals.
+    """
+    now = utcnow()
+    rows = db.session.scalars(
+        select(MatchScan)
+        .where(or_(MatchScan.next_attempt_at.is_(None), MatchScan.next_attempt_at <= now))
+        .where(MatchScan.listing_id.not_in(select(SearchOutbox.listing_id)))
+        .order_by(MatchScan.listing_id, MatchScan.id).limit(limit)
+    ).all()
+    report = ScanReport()
+    for listing_id, group in groupby(rows, key=lambda row: row.listing_id):
+        scans = list(group)
+        listing = db.session.get(Listing, listing_id)
+        try:
+            if listing is not None and listing.status == ListingStatus.PUBLISHED:
+                pairs, notified = _scan(listing, announce=any(scan.notify for scan in scans))
+                report.pairs, report.notified = report.pairs + pairs, report.notified + notified
+        except BackendUnavailable as error:
+            db.session.rollback()
+            _back_off([scan.id for scan in scans], str(error))
+            report.failed, report.error = report.failed + 1, str(error)
+            continue
+        db.session.execute(delete(MatchScan).where(MatchScan.id.in_([scan.id for scan in scans])))
+        db.session.commit()
+        report.scanned += 1
+    return report
+
+
+def _back_off(scan_ids: list[int], error: str) -> None:
+    now = utcnow()
+    for scan in db.session.scalars(select(MatchScan).where(MatchScan.id.in_(scan_ids))):
+        scan.attempts += 1
+        scan.next_attempt_at = next_attempt_after(scan.attempts, now)
+        scan.last_error = error[:500]
+    db.session.commit()
+
+
+def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
+    """Record the listing's strong matches as pairs; tell owners about new very strong ones."""
+    config = current_app.config
+    strong = [found for found in matching.matches_for(listing, limit=MATCHES_PER_SCAN)
+              if found.score >= config["MATCH_PAIR_MIN_SCORE"]]
+    others = {other.id: other for other in db.session.scalars(
+        select(Listing).where(Listing.id.in_([int(found.id) for found in strong])))}
+    now, announced = utcnow(), []
+    for found in strong:
+        other = others.get(int(found.id))
+        if other is None:
+            continue
+        pair = _pair_for(listing, other)
+        pair.score, pair.scored_at = found.score, now
+        pair.reasons = [asdict(reason) for reason in found.reasons]
+        if announce and found.score >= config["MATCH_ALERT_MIN_SCORE"] and pair.notified_at is None:
+            pair.notified_at = now
+            announced.append((other, found.score))
+    link = url_for("listings.detail", listing_id=listing.id, _external=False)
+    for other, score in announced:
+        if other.owner is not None and other.owner_id != listing.owner_id and other.owner.active:
+            kind = "strong_match_achievement" if listing.kind == ListingKind.ACHIEVEMENT else "strong_match_demand"
+            notify(other.owner, kind, link=link,
+                   title=listing.title, mine=other.title, score=score)
+    if announced and listing.owner is not None:
+        notify(listing.owner, "matches_found", link=link + "#matches",
+               title=listing.title, count=len(announced))
+    return len(strong), len(announced)
+
+
+def _pair_for(listing: Listing, other: Listing) -> MatchPair:
+    demand, achievement = (listing, other) if listing.kind == ListingKind.DEMAND else (other, listing)
+    pair = db.session.scalar(select(MatchPair).where(
+        MatchPair.demand_id == demand.id, MatchPair.achievement_id == achievement.id))
+    if pair is None:
+        pair = MatchPair(demand=demand, achievement=achievement, status=PairStatus.NEW)
+        db.session.add(pair)
+    return pair
+
+
+def pair_queue(status: str = PairStatus.NEW, industry: str | None = None, min_score: int | None = None):
+    """Pairs to follow up, best first: both listings still published."""
+    demand, achievement = aliased(Listing), aliased(Listing)
+    statement = (
+        select(MatchPair)
+        .join(demand, MatchPair.demand_id == demand.id)
+        .join(achievement, MatchPair.achievement_id == achievement.id)
+        .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED)
+        .options(contains_eager(MatchPair.demand.of_type(demand)),
+                 contains_eager(MatchPair.achievement.of_type(achievement)))
+        .where(MatchPair.status == status)
+    )
+    if industry:
+        statement = statement.where(or_(demand.industry == industry, achievement.industry == industry))
+    if min_score:
+        statement = statement.where(MatchPair.score >= min_score)
+    return statement.order_by(MatchPair.score.desc(), MatchPair.created_at.desc(), MatchPair.id.desc())
+
+
+def status_counts() -> dict[str, int]:
+    demand, achievement = aliased(Listing), aliased(Listing)
+    rows = db.session.execute(
+        select(MatchPair.status, func.count())
+        .join(demand, MatchPair.demand_id == demand.id)
+        .join(achievement, MatchPair.achievement_id == achievement.id)
+        .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED)
+        .group_by(MatchPair.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+PAIR_ACTIONS = {"follow": PairStatus.FOLLOWING, "dismiss": PairStatus.DISMISSED, "reopen": PairStatus.NEW}
+
+
+def set_pair_status(user, pair: MatchPair, action: str, note: str | None = None) -> None:
+    require(can_follow_up(user))
+    pair.status = PAIR_ACTIONS[action]
+    pair.handled_by_id, pair.handled_at = user.id, utcnow()
+    if note is not None:
+        pair.note = note.strip()[:1000] or None
+    audit.record(user, f"match_pair.{action}", pair, note=pair.note)
