@@ -22,6 +22,8 @@ import numpy as np
 
 from search import analysis
 from search.backends.base import SearchBackend
+from search.calibration import Evidence
+from search.calibration import score as calibrated_score
 from search.encoders import Encoder, encode_listings, passage_text, vector_key
 
 CANDIDATES = 100
@@ -61,8 +63,6 @@ UNKNOWN_TRL = -0.05
 SAME_INDUSTRY = 0.08
 MODE_OVERLAP = 0.04
 OVER_BUDGET = -0.08
-# The displayed 0–100 score: a logistic of the adjusted z-score, centred where hits start to be useful.
-SCORE_CENTRE, SCORE_SLOPE = 1.0, 1.6
 
 
 @dataclass
@@ -78,6 +78,7 @@ class Match:
     document: dict[str, Any]
     reasons: list[Reason]
     similarity: float | None = None
+    evidence: Evidence | None = None
 
 
 def _query_texts(source: dict[str, Any]) -> tuple[str, str, str]:
@@ -199,6 +200,13 @@ def _words(title: str, keywords: tuple[str, ...], summary: str, description: str
     return _Words(head, frozenset(head) | body)
 
 
+def _coverage(source: _Words, target: _Words) -> float:
+    """How much of what each side says it is about (title, keywords) the other side mentions."""
+    shares = [sum(token in other.every for token in side.head) / len(side.head)
+              for side, other in ((source, target), (target, source)) if side.head]
+    return sum(shares) / len(shares) if shares else 0.0
+
+
 def _shared_terms(source: _Words, target: _Words, limit: int = 5) -> list[str]:
     """Words the two listings share, as a reader would pick them: what either side puts in its
     title or keywords, not incidental words of two long descriptions ("完成", "利用")."""
@@ -283,12 +291,14 @@ def match(backend: SearchBackend, encoder: Encoder | None, source: dict[str, Any
     matches = []
     for doc_id in best:
         document = documents[doc_id]
+        target_words = _Words.of(document)
         reasons = []
-        shared = _shared_terms(source_words, _Words.of(document))
+        shared = _shared_terms(source_words, target_words)
         if shared:
             reasons.append(Reason("shared_terms", {"terms": shared}))
         if doc_id in similarity:
             reasons.append(Reason("semantic", {"similarity": round(similarity[doc_id], 3)}))
-        score = round(100 / (1 + math.exp(-SCORE_SLOPE * (finals[doc_id] - SCORE_CENTRE))))
-        matches.append(Match(doc_id, score, document, reasons + structured[doc_id], similarity.get(doc_id)))
+        evidence = Evidence(finals[doc_id], similarity.get(doc_id), _coverage(source_words, target_words))
+        matches.append(Match(doc_id, calibrated_score(evidence), document, reasons + structured[doc_id],
+                             similarity.get(doc_id), evidence))
     return matches

@@ -120,3 +120,24 @@ def test_demand_vector_is_stored_in_query_mode(marketplace_data):
     stored = vectors.stored_vector(listing_document(demand), discovery.encoder().name)
     expected = discovery.encoder().encode_queries([passage_text(listing_document(demand))])[0]
     assert stored is not None and np.allclose(stored, expected, atol=1e-5)
+
+
+def test_a_lone_unrelated_listing_is_not_scored_as_a_strong_match(app):
+    demand = make_listing("demand", title="冷链物流车厢保温改造", description="冷藏车车厢隔热材料，导热系数越低越好。",
+                          industry="new_materials")
+    make_listing("achievement", title="船舶压载水处理系统", summary="紫外加过氧化氢高级氧化，低盐度水域达标",
+                 industry="marine_equipment")
+    index_with_vectors()
+    [only] = matching.matches_for(demand, limit=5)
+    assert only.score < 30  # first of one, but nothing in common
+
+
+def test_scores_follow_the_evidence(marketplace_data):
+    found = matching.matches_for(marketplace_data["demand"], limit=4)
+    scores = {item.document["external_id"]: item.score for item in found}
+    # Four candidates give the rank little weight, so even the solving one is no sure thing here;
+    # the order still follows the evidence and the unrelated ones score next to nothing.
+    assert scores["A-INS"] > scores["A-LAB"] > scores["A-BAL"] and scores["A-BAL"] <= 5
+    evidence = {item.document["external_id"]: item.evidence for item in found}
+    assert evidence["A-INS"].coverage > evidence["A-BAL"].coverage
+    assert evidence["A-INS"].cosine > evidence["A-BAL"].cosine

@@ -18,7 +18,7 @@ def target_kind(kind: str) -> str:
     return ListingKind.ACHIEVEMENT if kind == ListingKind.DEMAND else ListingKind.DEMAND
 
 
-def match_document(document: dict, limit: int = 10) -> list[matching.Match]:
+def match_document(document: dict, limit: int = 10, exclude: set[str] | None = None) -> list[matching.Match]:
     """Matches for a document (a listing's, or an ad-hoc one such as a title-only query).
 
     A listing whose stored vector is current is matched with it: nothing is encoded on the request.
@@ -26,6 +26,7 @@ def match_document(document: dict, limit: int = 10) -> list[matching.Match]:
     discovery.catch_up()
     encoder = discovery.encoder()
     return matching.match(discovery.backend(), encoder, document, target_kind(document["kind"]), limit=limit,
+                          exclude=exclude,
                           source_vector=vectors.stored_vector(document, encoder.name),
                           vectors_of=lambda ids: vectors.stored_vectors(ids, encoder.name))
 
