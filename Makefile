@@ -41,7 +41,7 @@ translations: install
 	$(BIN)/pybabel compile -d marketplace/translations
 
 lint: install
-	$(BIN)/ruff check marketplace search config tests
+	$(BIN)/ruff check marketplace search config tests benchmarks
 
 clean:
 	rm -rf $(VENV) instance/*.db
