@@ -37,6 +37,9 @@ def test_ip_type_and_institution_filters(app, client, catalogue, index_up):
     assert titles(page, catalogue) == {"patent", "unregistered"}
     page = client.get("/achievements?institution=中国海洋大学").get_data(as_text=True)
     assert titles(page, catalogue) == {"patent", "software"}
+    if index_up:  # the organisation facet lists each with its count, the chosen one selected
+        assert '<option value="中国海洋大学" selected>中国海洋大学 (2)</option>' in page
+        assert '<option value="某研究所" >某研究所 (1)</option>' in page
     page = client.get("/achievements?institution=某研究所&ip_type=invention_patent").get_data(as_text=True)
     assert titles(page, catalogue) == {"unregistered"}
     assert ("搜索服务暂时不可用" in page) is not index_up

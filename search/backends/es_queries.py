@@ -30,8 +30,11 @@ KEYWORD_FIELDS = ("id", "kind", "status", "industry", "district", "ip_type", "co
                   "org_name_exact", "vector_model")
 # Facet -> the filter it leaves out of its own counts (trl and min_trl share the TRL range filter).
 FACETS = {"industry": "industry", "district": "district", "ip_type": "ip_type",
-          "cooperation_modes": "cooperation_modes", "trl": "trl", "min_trl": "trl", "challenge": "challenge"}
+          "cooperation_modes": "cooperation_modes", "trl": "trl", "min_trl": "trl", "challenge": "challenge",
+          "org_name": "org_name"}
 FACET_SIZE = 200  # facet values are taxonomy codes: a few dozen at most
+FACET_FIELDS = {"org_name": "org_name_exact"}  # facets aggregated on a field of another name
+ORG_FACET_SIZE = 30  # organisations are many: the busiest, as sqlite's facet
 SORT_FIELDS = {
     "newest": ("published_at", "desc"),
     "price_asc": ("price_cents", "asc"),
@@ -178,8 +181,6 @@ def base_filters(filters: Filters, viewer: Viewer) -> list[Query]:
     elif low is not None or high is not None:
         bounds = {key: value for key, value in (("gte", low), ("lte", high)) if value is not None}
         clauses.append(Q("range", price_cents=bounds))
-    if filters.org_name:
-        clauses.append(Q("term", org_name_exact=filters.org_name))
     return clauses
 
 
@@ -196,6 +197,8 @@ def facet_filters(filters: Filters) -> dict[str, Query]:
         clauses["trl"] = Q("range", **{"min_trl" if filters.kind == "demand" else "trl": bounds})
     if filters.challenge_only:
         clauses["challenge"] = Q("term", challenge=True)
+    if filters.org_name:
+        clauses["org_name"] = Q("term", org_name_exact=filters.org_name)
     return clauses
 
 
@@ -224,7 +227,8 @@ def search_body(query: SearchQuery, groups: list[list[str]], relaxed: bool = Fal
         for facet, skips in FACETS.items():
             others = [clause for name, clause in toggles.items() if name != skips]
             bucket = search.aggs.bucket(facet, "filter", filter=Q("bool", filter=others))
-            bucket.bucket("values", "terms", field=facet, size=FACET_SIZE)
+            bucket.bucket("values", "terms", field=FACET_FIELDS.get(facet, facet),
+                          size=ORG_FACET_SIZE if facet == "org_name" else FACET_SIZE)
     search = search.sort(*sort_clauses(query.sort, bool(groups)))
     search = search.extra(from_=query.offset, size=query.per_page, track_total_hits=True).source(["stored"])
     return search.to_dict()

@@ -64,8 +64,11 @@ _ORDER = {
 _MATCHED = "docs_fts f CROSS JOIN docs d ON d.rowid = f.rowid"
 # Facet -> the filter its counts leave out (trl and min_trl share the TRL range filter).
 _FACETS = {"industry": "industry", "district": "district", "ip_type": "ip_type", "trl": "trl",
-           "min_trl": "trl", "challenge": "challenge", "cooperation_modes": "cooperation_modes"}
-_FACET_COLUMNS = "d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes"
+           "min_trl": "trl", "challenge": "challenge", "cooperation_modes": "cooperation_modes",
+           "org_name": "org_name"}
+_FACET_COLUMNS = "d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes, d.org_name"
+# Organisations are many at scale: a facet lists the busiest, as a filter panel can show them.
+ORG_FACET_SIZE = 30
 # What a text search keeps of each matching row: facet, filter and sort columns.
 _MATERIALISED = f"{_FACET_COLUMNS}, d.published_at, d.price_cents, d.budget_max_cents, d.deadline"
 
@@ -320,6 +323,10 @@ class SqliteBackend(SearchBackend):
             if facet == "cooperation_modes":
                 arms.append(f"SELECT '{facet}', j.value, count(*) FROM m d, json_each(d.modes) j "
                             f"WHERE {where(skip)} GROUP BY 2")
+            elif facet == "org_name":
+                arms.append(f"SELECT * FROM (SELECT '{facet}', d.org_name, count(*) AS n FROM m d "
+                            f"WHERE d.org_name IS NOT NULL AND {where(skip)} GROUP BY 2 "
+                            f"ORDER BY n DESC, 2 LIMIT {ORG_FACET_SIZE})")
             else:
                 arms.append(f"SELECT '{facet}', d.{facet}, count(*) FROM m d WHERE d.{facet} IS NOT NULL "
                             f"AND {where(skip)} GROUP BY 2")
@@ -490,12 +497,9 @@ def _conditions(query: SearchQuery) -> tuple[list[str], dict[str, str], dict[str
     )
     _bound(where, params, low_column, ">=", "amount_min", filters.amount_min_cents)
     _bound(where, params, high_column, "<=", "amount_max", filters.amount_max_cents)
-    if filters.org_name:
-        where.append("d.org_name = :org_name")
-        params["org_name"] = filters.org_name
 
     facet_filters: dict[str, str] = {}
-    for name in ("industry", "district", "ip_type"):
+    for name in ("industry", "district", "ip_type", "org_name"):
         value = getattr(filters, name)
         if value:
             facet_filters[name] = f"d.{name} = :{name}"

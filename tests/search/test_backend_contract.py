@@ -106,6 +106,16 @@ def test_search_facets_exclude_their_own_filter(indexed):
     assert result.facets["cooperation_modes"] == {"license": 2, "transfer": 1}
 
 
+def test_organisation_facet_lists_every_organisation_while_one_is_chosen(backend):
+    backend.index([doc(11, org_name="中国海洋大学"), doc(12, org_name="中国海洋大学"), doc(13, org_name="青岛科技大学"),
+                   doc(14, org_name="中国海洋大学", industry="marine_equipment")])
+    result = backend.search(SearchQuery(filters=Filters(kind="achievement", org_name="中国海洋大学",
+                                                        industry="new_materials")))
+    assert sorted(ids(result)) == ["11", "12"]
+    assert result.facets["org_name"] == {"中国海洋大学": 2, "青岛科技大学": 1}
+    assert result.facets["industry"] == {"new_materials": 2, "marine_equipment": 1}
+
+
 def test_search_sort_by_price_puts_negotiable_last(indexed):
     result = indexed.search(SearchQuery(filters=Filters(kind="achievement"), sort="price_asc"))
     assert ids(result) == ["4", "1", "3", "2"]
