@@ -21,7 +21,7 @@ COSINE_IF_UNKNOWN = 0.85
 # set is and again without its relevant counterparts): log-loss 0.06 (z alone: 0.71–0.75); pairs
 # scoring ≥ 80 average grade 1.8–1.9 of 2 (z alone: 0.4–0.5); 59–78 % of grade-2 pairs score ≥ 60;
 # no unjudged pair does.
-COEFFICIENTS = (-7.833, 1.033, 0.400, 1.380)
+COEFFICIENTS = (-7.818, 0.994, 0.421, 1.489)
 
 
 @dataclass(frozen=True)
