@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from benchmarks.dataset import load_qrels, scratch_marketplace  # noqa: E402
+from benchmarks.dataset import fold_of, load_qrels, scratch_marketplace  # noqa: E402
 from marketplace.discovery import matching  # noqa: E402
 from marketplace.discovery.documents import listing_document  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
@@ -38,10 +38,6 @@ class Example:
     direction: str
     features: tuple[float, ...]
     label: float
-
-
-def fold_of(demand_external_id: str) -> str:
-    return "odd" if int(demand_external_id.rsplit("-", 1)[1]) % 2 else "even"
 
 
 def collect(qrels) -> list[Example]:

@@ -29,6 +29,12 @@ def load_qrels(dataset: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def fold_of(demand_external_id: str) -> str:
+    """Which half of the demands (by the parity of its number) a demand falls in, for 2-fold checks."""
+    digits = "".join(char for char in demand_external_id if char.isdigit())
+    return "odd" if digits and int(digits) % 2 else "even"
+
+
 @contextmanager
 def scratch_marketplace(dataset: Path) -> Iterator[None]:
     """A migrated temporary instance holding the data set, indexed with vectors as the worker does;

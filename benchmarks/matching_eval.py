@@ -19,23 +19,18 @@ import argparse
 import itertools
 import math
 import sys
-import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from marketplace import create_app  # noqa: E402
-from marketplace.discovery import matching, outbox  # noqa: E402
-from marketplace.discovery import services as discovery  # noqa: E402
+from benchmarks.dataset import fold_of, load_qrels, scratch_marketplace  # noqa: E402
+from marketplace.discovery import matching  # noqa: E402
 from marketplace.discovery.documents import listing_document  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
-from marketplace.listings.interchange import import_lines  # noqa: E402
 from marketplace.listings.models import Listing  # noqa: E402
 from search import matching as search_matching  # noqa: E402
 
@@ -84,11 +79,15 @@ class Row:
     ndcg: float
     recall: float
     trap: bool | None
+    ranked: tuple[str, ...] = ()
+    judged: tuple[tuple[str, int], ...] = ()
 
-
-def fold_of(external_id: str) -> str:
-    digits = "".join(char for char in external_id if char.isdigit())
-    return "odd" if digits and int(digits) % 2 else "even"
+    def explain(self) -> str:
+        """The top 10 with their grades, and the relevant listings that missed it."""
+        grades = dict(self.judged)
+        shown = " ".join(f"{doc}:{grades.get(doc, 0)}" for doc in self.ranked[:K])
+        missed = [f"{doc}:{grade}" for doc, grade in self.judged if grade and doc not in self.ranked[:K]]
+        return f"{self.demand} nDCG {self.ndcg:.3f}  top: {shown}" + (f"  missed: {' '.join(missed)}" if missed else "")
 
 
 def run(demands, qrels, external, trl) -> dict[str, list[Row]]:
@@ -140,46 +139,34 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--cv", action="store_true",
                         help="also tune the fusion constants on odd / even demands and report the other fold")
+    parser.add_argument("--worst", type=int, default=0, metavar="N",
+                        help="show the N demands ranked worst, with their top 10 and grades")
     args = parser.parse_args()
-    qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    for line in (args.dataset / "qrels.tsv").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            demand, achievement, grade = line.split("\t")
-            qrels[demand][achievement] = int(grade)
-
-    with tempfile.TemporaryDirectory() as scratch:
-        app = create_app({"INSTANCE_PATH": scratch, "DATABASE_URL": f"sqlite:///{scratch}/eval.db",
-                          "MAIL_BACKEND": "memory", "SERVER_NAME": "localhost"})
-        with app.app_context(), app.test_request_context():
-            upgrade()
-            for name in ("achievements.jsonl", "demands.jsonl"):
-                with (args.dataset / name).open(encoding="utf-8") as handle:
-                    report = import_lines(handle)
-                if report.rejected:
-                    sys.exit(f"{name}: {len(report.rejected)} lines rejected, e.g. {report.rejected[0]}")
-            started = time.perf_counter()
-            while outbox.backlog():
-                outbox.drain(discovery.backend(), encoder=discovery.encoder())
-            print(f"indexed with vectors in {time.perf_counter() - started:.1f} s")
-            external = {listing.id: listing.external_id for listing in db.session.scalars(select(Listing))}
-            trl = {listing.external_id: listing.trl for listing in db.session.scalars(
-                select(Listing).where(Listing.kind == "achievement"))}
-            demands = db.session.scalars(select(Listing).where(Listing.kind == "demand").order_by(Listing.id)).all()
-            for mode in MODES:
-                latencies, rows = [], []
-                for demand in demands:
-                    started = time.perf_counter()
-                    rows += run_one(demand, mode, qrels, external, trl)
-                    latencies.append((time.perf_counter() - started) * 1000)
-                latencies.sort()
-                p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-                print(f"{mode:>10}: {figures(rows)}  ({sum(latencies) / len(latencies):.0f} ms per demand, "
-                      f"p95 {p95:.0f} ms, {len(demands)} demands)")
-                for fold in ("odd", "even"):
-                    in_fold = [row for row in rows if fold_of(row.demand) == fold]
-                    print(f"{'':>10}  {fold:>4} demands: {figures(in_fold)}")
-            if args.cv:
-                cross_validate(demands, qrels, external, trl)
+    qrels = load_qrels(args.dataset)
+    started = time.perf_counter()
+    with scratch_marketplace(args.dataset):
+        print(f"loaded and indexed with vectors in {time.perf_counter() - started:.1f} s")
+        external = {listing.id: listing.external_id for listing in db.session.scalars(select(Listing))}
+        trl = {listing.external_id: listing.trl for listing in db.session.scalars(
+            select(Listing).where(Listing.kind == "achievement"))}
+        demands = db.session.scalars(select(Listing).where(Listing.kind == "demand").order_by(Listing.id)).all()
+        for mode in MODES:
+            latencies, rows = [], []
+            for demand in demands:
+                started = time.perf_counter()
+                rows += run_one(demand, mode, qrels, external, trl)
+                latencies.append((time.perf_counter() - started) * 1000)
+            latencies.sort()
+            p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
+            print(f"{mode:>10}: {figures(rows)}  ({sum(latencies) / len(latencies):.0f} ms per demand, "
+                  f"p95 {p95:.0f} ms, {len(demands)} demands)")
+            for fold in ("odd", "even"):
+                in_fold = [row for row in rows if fold_of(row.demand) == fold]
+                print(f"{'':>10}  {fold:>4} demands: {figures(in_fold)}")
+            for row in sorted(rows, key=lambda row: row.ndcg)[:args.worst]:
+                print(f"{'':>10}  worst: {row.explain()}")
+        if args.cv:
+            cross_validate(demands, qrels, external, trl)
 
 
 def run_one(demand, mode, qrels, external, trl) -> list[Row]:
@@ -189,7 +176,7 @@ def run_one(demand, mode, qrels, external, trl) -> list[Row]:
     ranked = [external[int(item.id)] for item in matching.match_document(document, limit=K)]
     judged = qrels.get(demand.external_id, {})
     return [Row(demand.external_id, ndcg_at_k(ranked, judged), recall_at_k(ranked, judged),
-                trap_ok(ranked, judged, demand.min_trl, trl))]
+                trap_ok(ranked, judged, demand.min_trl, trl), tuple(ranked), tuple(sorted(judged.items())))]
 
 
 if __name__ == "__main__":

@@ -227,9 +227,9 @@ def query_mix(records: list[dict], count: int, seed: int = SEED + 3) -> list[tup
     return mix
 
 
-def timed(function, *args):
+def timed(function, *args, **kwargs):
     start = time.perf_counter()
-    result = function(*args)
+    result = function(*args, **kwargs)
     return result, (time.perf_counter() - start) * 1000
 
 
