@@ -141,3 +141,11 @@ def test_scores_follow_the_evidence(marketplace_data):
     evidence = {item.document["external_id"]: item.evidence for item in found}
     assert evidence["A-INS"].coverage > evidence["A-BAL"].coverage
     assert evidence["A-INS"].cosine > evidence["A-BAL"].cosine
+
+
+@pytest.mark.parametrize("cosine, shown", [(0.75, "0%"), (0.885, "50%"), (0.97, "100%"), (0.99, "100%")])
+def test_semantic_similarity_is_shown_within_the_band_e5_cosines_fall_in(app, cosine, shown):
+    from search.matching import Reason
+
+    with app.test_request_context():
+        assert matching.describe(Reason("semantic", {"similarity": cosine})) == f"语义相似度 {shown}"

@@ -43,6 +43,15 @@ def safe_matches_for(listing: Listing, limit: int = 5) -> list[matching.Match] |
         return None
 
 
+def _semantic_percent(cosine: float) -> int:
+    """e5 cosines crowd into 0.8–0.97 whatever the texts (unrelated listings still reach 0.85), so a
+    raw 90 % would read as close kinship; people see the cosine's place in that band instead."""
+    return round(100 * min(max((cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR), 0.0), 1.0))
+
+
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.80, 0.97
+
+
 def _cents(value: int) -> str:
     return format_money(value / 100)
 
@@ -52,7 +61,7 @@ def describe(reason: matching.Reason) -> str:
     p = reason.params
     texts = {
         "shared_terms": lambda: _("共同关键词：%(terms)s", terms="、".join(p["terms"])),
-        "semantic": lambda: _("语义相似度 %(pct)d%%", pct=round(100 * p["similarity"])),
+        "semantic": lambda: _("语义相似度 %(pct)d%%", pct=_semantic_percent(p["similarity"])),
         "industry_same": lambda: _("同属%(industry)s领域",
                                    industry=taxonomy.label(taxonomy.INDUSTRIES, p["industry"])),
         "industry_other": lambda: _("跨领域：%(industry)s",
