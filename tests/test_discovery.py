@@ -76,7 +76,7 @@ def test_reindex_reuses_stored_vectors_and_changed_text_reembeds(app, runner):
     outbox.drain(discovery.backend(), encoder=discovery.encoder())
     first = db.session.get(ListingVector, listing.id).vector
     result = runner.invoke(args=["search", "reindex"])
-    assert "no stored vector" not in result.output
+    assert "no current vector" not in result.output
     listing = db.session.get(Listing, listing.id)  # the command cleared the session as it went
     listing.status = "archived"  # not part of the encoded text: the vector stays
     db.session.commit()
@@ -86,6 +86,21 @@ def test_reindex_reuses_stored_vectors_and_changed_text_reembeds(app, runner):
     db.session.commit()
     outbox.drain(discovery.backend(), encoder=discovery.encoder())
     assert db.session.get(ListingVector, listing.id).vector != first
+
+
+def test_reindex_queues_stale_vectors_for_the_worker(app, runner):
+    listing = make_listing(title="海水淡化反渗透膜")
+    outbox.drain(discovery.backend(), encoder=discovery.encoder())
+    stored = db.session.get(ListingVector, listing.id)
+    stored.text_hash = "encoded-by-an-older-release"
+    db.session.commit()
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0 and "1 listings have no current vector yet: queued for the worker" in result.output
+    assert outbox.drain(discovery.backend()).indexed == 0  # requests leave the encoding to the worker
+    assert outbox.backlog() == 1
+    runner.invoke(args=["search", "sync"])
+    assert outbox.backlog() == 0
+    assert db.session.get(ListingVector, listing.id).text_hash != "encoded-by-an-older-release"
 
 
 def test_deleted_listing_is_removed_from_index(app):

@@ -66,15 +66,18 @@ def reindex_command() -> None:
             if not batch:
                 break
             documents = [listing_document(listing) for listing in batch]
-            without_vector += len(vectors.attach(documents, encoder=None))  # stored vectors only
+            waiting = vectors.attach(documents, encoder=None)  # stored vectors only
             write(documents)
+            outbox.queue_for_vectors(waiting)
+            without_vector += len(waiting)
             last_id, done = batch[-1].id, done + len(batch)
             bar.update(len(batch))
             db.session.expunge_all()
     elapsed = time.perf_counter() - started
     click.echo(f"reindexed {done} listings in {elapsed:.1f} s ({done / elapsed if elapsed else 0:.0f} docs/s)")
     if without_vector:
-        click.echo(f"{without_vector} listings have no stored vector yet: `flask search sync` computes them")
+        click.echo(f"{without_vector} listings have no current vector yet: queued for the worker "
+                   "(`flask jobs work` or `flask search sync`)")
 
 
 def _filters_options(function):

@@ -104,6 +104,18 @@ def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = No
     return report
 
 
+def queue_for_vectors(listing_ids: set[int]) -> None:
+    """Ask the worker to compute these listings' vectors (indexed already for text): after a
+    reindex found them missing or stale, e.g. when the encoder or the encoded text changed."""
+    if listing_ids:
+        now = utcnow()
+        db.session.execute(insert(SearchOutbox), [
+            {"listing_id": listing_id, "created_at": now, "attempts": 0, "needs_vector": True}
+            for listing_id in sorted(listing_ids)
+        ])
+        db.session.commit()
+
+
 def retry_now() -> None:
     """Make every waiting row due (after an outage is fixed, or before a manual sync)."""
     db.session.execute(update(SearchOutbox).values(next_attempt_at=None))
