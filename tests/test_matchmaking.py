@@ -241,3 +241,12 @@ def test_brokers_workbench_counts_pairs_waiting(client, people, pair):
     client.post("/account/logout")
     login(client, people["researcher"])
     assert "对新匹配待处理" not in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_worker_command_runs_each_job_once(app, runner, people):
+    app.config.update(SERVER_NAME=None)
+    publish_by_review(people, **INSULATION)
+    result = runner.invoke(args=["jobs", "work", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "search-sync: indexed 1, deleted 0, failed 0" in result.output
+    assert "match-scans: scanned 1 listings" in result.output

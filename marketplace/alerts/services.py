@@ -90,6 +90,10 @@ class AlertReport:
     alerted: int = 0
     skipped: str | None = None
 
+    def __str__(self) -> str:
+        return f"checked {self.checked} saved searches, alerted {self.alerted}" + (
+            f" (skipped: {self.skipped})" if self.skipped else "")
+
 
 def check_saved_searches(now: datetime | None = None, limit: int = 200) -> AlertReport:
     """Tell users about listings published since each due search was last checked.

@@ -40,8 +40,7 @@ def sync_command(loop: bool, interval: float, retry_now: bool) -> None:
     while True:
         report = outbox.drain(backend, encoder=encoder)
         if report.indexed or report.deleted or report.failed:
-            click.echo(f"indexed {report.indexed}, deleted {report.deleted}, failed {report.failed}"
-                       + (f": {report.error}" if report.error else ""))
+            click.echo(str(report))
         if not loop:
             remaining = outbox.backlog()
             click.echo(f"outbox backlog: {remaining}")

@@ -51,6 +51,10 @@ class DrainReport:
     awaiting_vectors: int = 0
     error: str | None = None
 
+    def __str__(self) -> str:
+        return (f"indexed {self.indexed}, deleted {self.deleted}, failed {self.failed}"
+                + (f" ({self.error})" if self.error else ""))
+
 
 def backlog() -> int:
     return db.session.scalar(select(func.count()).select_from(SearchOutbox)) or 0

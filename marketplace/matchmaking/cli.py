@@ -38,7 +38,7 @@ def scan_command(everything: bool, notify: bool) -> None:
             total.scanned += report.scanned
             total.pairs += report.pairs
             total.notified += report.notified
-    click.echo(f"scanned {total.scanned} listings: {total.pairs} strong pairs, {total.notified} owners notified")
+    click.echo(str(total))
 
 
 def register(app: Flask) -> None:

@@ -52,6 +52,10 @@ class ScanReport:
     failed: int = 0
     error: str | None = None
 
+    def __str__(self) -> str:
+        return (f"scanned {self.scanned} listings: {self.pairs} strong pairs, {self.notified} owners notified"
+                + (f"; {self.failed} failed ({self.error})" if self.failed else ""))
+
 
 def run_scans(limit: int = SCAN_BATCH) -> ScanReport:
     """Match up to ``limit`` queued listings; commits after each listing.
