@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/calibrate_scores.py ../shared/datasets/matching-dev
 
 Collects matches in both directions through the pages' code path — each demand's best 20
-achievements and each achievement's best 10 demands — with their evidence (fused z-score,
-cosine, head-word coverage) and their judged grade (2 → 1, 1 → ½, unjudged → 0). Fits a logistic
-model (L2-regularised, Newton steps) on odd demands and reports it on even ones and the reverse,
-beside the score now in use, then prints the coefficients fitted on everything.
+achievements and each achievement's best 10 demands — with their evidence (cosine, head-word
+coverage, structured shift) and their judged grade (2 → 1, 1 → ½, unjudged → 0); each listing twice,
+as the data set is and without its relevant counterparts. Fits a logistic model (L2-regularised,
+Newton steps) on odd demands and reports it on even ones and the reverse, beside the z-score-only
+score it replaced, then prints the coefficients fitted on everything.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Example:
     direction: str
     features: tuple[float, ...]
     label: float
+    relevance: float  # the fused z-score, for the comparison with the score it replaced
+    offset: float  # the structured signals' fixed share of the logit (not fitted)
 
 
 def collect(qrels) -> list[Example]:
@@ -62,18 +65,20 @@ def collect(qrels) -> list[Example]:
                 demand, achievement = ((listing.external_id, external[found.id]) if listing.kind == "demand"
                                        else (external[found.id], listing.external_id))
                 grade = qrels.get(demand, {}).get(achievement, 0)
-                examples.append(Example(fold_of(demand), listing.kind, found.evidence.features(), grade / 2))
+                examples.append(Example(fold_of(demand), listing.kind, found.evidence.features(), grade / 2,
+                                        found.evidence.relevance, found.evidence.offset))
     return examples
 
 
 def fit(examples: list[Example]) -> np.ndarray:
     x = np.array([example.features for example in examples])
     y = np.array([example.label for example in examples])
+    offset = np.array([example.offset for example in examples])
     weights = np.zeros(x.shape[1])
     penalty = L2 * np.eye(x.shape[1])
     penalty[0, 0] = 0.0  # the intercept is not shrunk
     for _ in range(50):
-        p = 1 / (1 + np.exp(-x @ weights))
+        p = 1 / (1 + np.exp(-(x @ weights + offset)))
         gradient = x.T @ (p - y) + penalty @ weights
         hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
         step = np.linalg.solve(hessian, gradient)
@@ -83,13 +88,13 @@ def fit(examples: list[Example]) -> np.ndarray:
     return weights
 
 
-def probability(weights, features) -> int:
-    return round(100 / (1 + np.exp(-np.dot(weights, features))))
+def probability(weights, example: Example) -> int:
+    return round(100 / (1 + np.exp(-(np.dot(weights, example.features) + example.offset))))
 
 
 def z_only(example: Example) -> int:
     """The score shown before calibration: a logistic of the fused z-score alone."""
-    return round(100 / (1 + np.exp(-1.6 * (example.features[1] - 1.0))))
+    return round(100 / (1 + np.exp(-1.6 * (example.relevance - 1.0))))
 
 
 def report(name: str, examples: list[Example], scores: list[int]) -> str:
@@ -118,7 +123,7 @@ def main() -> None:
     for train, test in (("odd", "even"), ("even", "odd")):
         weights = fit([example for example in examples if example.fold == train])
         held_out = [example for example in examples if example.fold == test]
-        fitted = [probability(weights, example.features) for example in held_out]
+        fitted = [probability(weights, example) for example in held_out]
         print(f"fit on {train} demands, measured on {test}:")
         print("  " + report("z-score only (before)", held_out, [z_only(example) for example in held_out]))
         print("  " + report("fitted on the other fold", held_out, fitted))

@@ -298,7 +298,8 @@ def match(backend: SearchBackend, encoder: Encoder | None, source: dict[str, Any
             reasons.append(Reason("shared_terms", {"terms": shared}))
         if doc_id in similarity:
             reasons.append(Reason("semantic", {"similarity": round(similarity[doc_id], 3)}))
-        evidence = Evidence(finals[doc_id], similarity.get(doc_id), _coverage(source_words, target_words))
+        evidence = Evidence(finals[doc_id], similarity.get(doc_id), _coverage(source_words, target_words),
+                            adjustment=finals[doc_id] - fused[doc_id])
         matches.append(Match(doc_id, calibrated_score(evidence), document, reasons + structured[doc_id],
                              similarity.get(doc_id), evidence))
     return matches

@@ -135,12 +135,9 @@ def test_a_lone_unrelated_listing_is_not_scored_as_a_strong_match(app):
 def test_scores_follow_the_evidence(marketplace_data):
     found = matching.matches_for(marketplace_data["demand"], limit=4)
     scores = {item.document["external_id"]: item.score for item in found}
-    # Four candidates give the rank little weight, so even the solving one is no sure thing here;
-    # the order still follows the evidence and the unrelated ones score next to nothing.
-    assert scores["A-INS"] > scores["A-LAB"] > scores["A-BAL"] and scores["A-BAL"] <= 5
-    evidence = {item.document["external_id"]: item.evidence for item in found}
-    assert evidence["A-INS"].coverage > evidence["A-BAL"].coverage
-    assert evidence["A-INS"].cosine > evidence["A-BAL"].cosine
+    # A small pool is no handicap: the score reads the pair (vectors, shared title words, TRL …).
+    assert scores["A-INS"] >= 80 and scores["A-BAL"] <= 5
+    assert scores["A-LAB"] < scores["A-INS"]  # below the demand's min_trl, and fewer shared words
 
 
 @pytest.mark.parametrize("cosine, shown", [(0.75, "0%"), (0.885, "50%"), (0.97, "100%"), (0.99, "100%")])
