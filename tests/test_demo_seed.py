@@ -36,3 +36,5 @@ def test_demo_seed_creates_realistic_marketplace_and_is_idempotent(runner, clien
     assert response.status_code == 302
     dashboard = client.get("/dashboard").get_data(as_text=True)
     assert "李教授" in dashboard
+    subscriptions = client.get("/subscriptions/").get_data(as_text=True)
+    assert '<td class="text-nowrap">技术需求</td>' in subscriptions and "还没有订阅" not in subscriptions

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.roles import OrgKind, Role, Verification
+from marketplace.alerts.services import save_search
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.listings.interchange import import_lines
@@ -216,5 +217,9 @@ def _activity(users) -> None:
             proposal="团队在该方向有十年积累，拟采用“材料改性 + 工艺优化”两条路线并行，六个月内完成中试验证。",
             status=ApplicationStatus.SHORTLISTED,
         ))
+    # Subscriptions, so the demo's 我的订阅 page and its alerts have something to show.
+    save_search(enterprise, "achievement", {"q": "海水淡化"})
+    save_search(investor, "achievement", {"industry": "marine_biomedicine"})
+    save_search(researcher, "demand", {"challenge": "1"})
     for admin_notice in db.session.scalars(select(Listing).where(Listing.status == ListingStatus.SUBMITTED)):
         notify(users["admin"], "listing_submitted", link=None, email=False, title=admin_notice.title)
