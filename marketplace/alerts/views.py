@@ -8,6 +8,7 @@ from marketplace.alerts import services
 from marketplace.core.actions import perform
 from marketplace.core.pagination import paginate
 from marketplace.listings.models import KIND_LABELS
+from marketplace.listings.queries import BrowseFilters
 
 bp = Blueprint("alerts", __name__, url_prefix="/subscriptions")
 
@@ -32,11 +33,13 @@ def index():
 def save(kind: str):
     search = perform(lambda: services.save_search(current_user, kind, request.form, request.form.get("name")),
                      lambda saved: _("已订阅「%(name)s」：有新结果时会通知您", name=saved.name))
-    if search is None or kind not in services.BROWSE_ENDPOINTS:
-        criteria = services.BrowseFilters.from_args(request.form).to_args()
-        endpoint = services.BROWSE_ENDPOINTS.get(kind)
-        return redirect(url_for(endpoint, **criteria) if endpoint else url_for("alerts.index"))
-    return redirect(services.browse_url(search))
+    if search is not None:
+        return redirect(services.browse_url(search))
+    endpoint = services.BROWSE_ENDPOINTS.get(kind)
+    if endpoint is None:
+        return redirect(url_for("alerts.index"))
+    # Refused (a duplicate, too many): back to the page the user subscribed from, with its message.
+    return redirect(url_for(endpoint, **BrowseFilters.from_args(request.form).to_args()))
 
 
 @bp.route("/<int:search_id>/alert", methods=["POST"])

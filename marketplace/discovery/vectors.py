@@ -28,8 +28,7 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
     stale: list[dict] = []
     for doc in documents:
         vector = stored.get(int(doc["id"]))
-        current = vector is not None and vector.text_hash == text_hash(doc)
-        if current and (encoder is None or vector.encoder == encoder.name):
+        if _current(vector, doc, encoder.name if encoder else None):
             doc["vector"], doc["vector_model"] = vector_from_bytes(vector.vector).tolist(), vector.encoder
         else:
             stale.append(doc)
@@ -47,8 +46,10 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
     return set()
 
 
-def _current(vector: ListingVector | None, document: dict, encoder_name: str) -> bool:
-    return vector is not None and vector.encoder == encoder_name and vector.text_hash == text_hash(document)
+def _current(vector: ListingVector | None, document: dict, encoder_name: str | None) -> bool:
+    """Made from the document's present text (and mode), by ``encoder_name`` unless that is None."""
+    return (vector is not None and vector.text_hash == text_hash(document)
+            and (encoder_name is None or vector.encoder == encoder_name))
 
 
 def stored_vector(document: dict, encoder_name: str) -> np.ndarray | None:

@@ -105,12 +105,12 @@ def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
               if found.score >= config["MATCH_PAIR_MIN_SCORE"]]
     others = {other.id: other for other in db.session.scalars(
         select(Listing).where(Listing.id.in_([int(found.id) for found in strong])))}
-    now, announced = utcnow(), []
+    pairs, now, announced = _pairs_of(listing), utcnow(), []
     for found in strong:
         other = others.get(int(found.id))
         if other is None:
             continue
-        pair = _pair_for(listing, other)
+        pair = pairs.get(other.id) or _new_pair(listing, other)
         pair.score, pair.scored_at = found.score, now
         pair.reasons = [asdict(reason) for reason in found.reasons]
         if announce and found.score >= config["MATCH_ALERT_MIN_SCORE"] and pair.notified_at is None:
@@ -128,28 +128,35 @@ def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
     return len(strong), len(announced)
 
 
-def _pair_for(listing: Listing, other: Listing) -> MatchPair:
+def _pairs_of(listing: Listing) -> dict[int, MatchPair]:
+    """The listing's recorded pairs, by the other listing's id (one query for the whole scan)."""
+    own, other = ((MatchPair.demand_id, MatchPair.achievement_id) if listing.kind == ListingKind.DEMAND
+                  else (MatchPair.achievement_id, MatchPair.demand_id))
+    return {other_id: pair for pair, other_id in db.session.execute(select(MatchPair, other).where(own == listing.id))}
+
+
+def _new_pair(listing: Listing, other: Listing) -> MatchPair:
     demand, achievement = (listing, other) if listing.kind == ListingKind.DEMAND else (other, listing)
-    pair = db.session.scalar(select(MatchPair).where(
-        MatchPair.demand_id == demand.id, MatchPair.achievement_id == achievement.id))
-    if pair is None:
-        pair = MatchPair(demand=demand, achievement=achievement, status=PairStatus.NEW)
-        db.session.add(pair)
+    pair = MatchPair(demand=demand, achievement=achievement, status=PairStatus.NEW)
+    db.session.add(pair)
     return pair
+
+
+def _between_published(statement):
+    """``statement`` over pairs whose two listings are both still published, and the two aliases."""
+    demand, achievement = aliased(Listing), aliased(Listing)
+    statement = (statement.join(demand, MatchPair.demand_id == demand.id)
+                 .join(achievement, MatchPair.achievement_id == achievement.id)
+                 .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED))
+    return statement, demand, achievement
 
 
 def pair_queue(status: str = PairStatus.NEW, industry: str | None = None, min_score: int | None = None):
     """Pairs to follow up, best first: both listings still published."""
-    demand, achievement = aliased(Listing), aliased(Listing)
-    statement = (
-        select(MatchPair)
-        .join(demand, MatchPair.demand_id == demand.id)
-        .join(achievement, MatchPair.achievement_id == achievement.id)
-        .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED)
-        .options(contains_eager(MatchPair.demand.of_type(demand)),
-                 contains_eager(MatchPair.achievement.of_type(achievement)))
-        .where(MatchPair.status == status)
-    )
+    statement, demand, achievement = _between_published(select(MatchPair))
+    statement = statement.options(contains_eager(MatchPair.demand.of_type(demand)),
+                                  contains_eager(MatchPair.achievement.of_type(achievement)))
+    statement = statement.where(MatchPair.status == status)
     if industry:
         statement = statement.where(or_(demand.industry == industry, achievement.industry == industry))
     if min_score:
@@ -158,15 +165,8 @@ def pair_queue(status: str = PairStatus.NEW, industry: str | None = None, min_sc
 
 
 def status_counts() -> dict[str, int]:
-    demand, achievement = aliased(Listing), aliased(Listing)
-    rows = db.session.execute(
-        select(MatchPair.status, func.count())
-        .join(demand, MatchPair.demand_id == demand.id)
-        .join(achievement, MatchPair.achievement_id == achievement.id)
-        .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED)
-        .group_by(MatchPair.status)
-    ).all()
-    return {status: count for status, count in rows}
+    statement, _demand, _achievement = _between_published(select(MatchPair.status, func.count()))
+    return {status: count for status, count in db.session.execute(statement.group_by(MatchPair.status))}
 
 
 PAIR_ACTIONS = {"follow": PairStatus.FOLLOWING, "dismiss": PairStatus.DISMISSED, "reopen": PairStatus.NEW}
