@@ -65,10 +65,10 @@ def trap_ok(ranked: list[str], judged: dict[str, int], min_trl: int | None, trl:
 # --cv: the fusion constants of search.matching tried on one fold of demands (odd / even DD numbers),
 # the best setting reported on the other fold. Small on purpose: every value here is a general knob.
 CV_GRID = {
-    "SEMANTIC_WEIGHT_LONG": (0.2, 0.3, 0.4),
-    "SEMANTIC_WEIGHT_SHORT": (0.45, 0.55, 0.7, 0.8),
-    "FEEDBACK_DOCS": (0, 2, 3),
-    "FEEDBACK_WEIGHT": (0.5, 1.0),
+    "SEMANTIC_WEIGHT_LONG": (0.3, 0.4),
+    "SEMANTIC_WEIGHT_SHORT": (0.55, 0.7, 0.8),
+    "SMOOTHING_WEIGHT": (0.0, 0.3, 0.5),
+    "SMOOTHING_POOL": (30, 50),
 }
 MODES = ("full", "title-only")
 

@@ -1,4 +1,5 @@
-"""search.matching without an application: the lexical query, stored source vectors, feedback."""
+"""search.matching without an application: the lexical query, stored source vectors, feedback,
+score regularisation."""
 
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def test_feedback_moves_the_query_toward_the_best_hits_vectors():
 
     matching.match(backend, RefusingEncoder(), demand(), "achievement", source_vector=unit(1, 0, 0, 0),
                    vectors_of=vectors_of)
-    assert asked == [["a", "b"][: matching.FEEDBACK_DOCS]]
+    assert asked[0] == ["a", "b"][: matching.FEEDBACK_DOCS]
     assert len(backend.knn_vectors) == 2
     moved = backend.knn_vectors[1]
     assert moved @ unit(0, 0.2, 0.3, 0) > 0 and np.isclose(np.linalg.norm(moved), 1.0)
@@ -128,3 +129,52 @@ def test_achievement_vector_encodes_its_description_and_demand_only_its_opening(
     assert passage_text(achievement) == "T。S。D。"
     opening = {"kind": "demand", "title": "T", "description": "x" * 1000}
     assert len(passage_text(opening)) < 400
+
+
+# Two groups of candidates: a, c, d resemble each other; b resembles only the weak e and f, as a
+# hard negative that shares the source's words but answers another need.
+CLUSTERED = {"a": unit(1, 0.1, 0, 0), "c": unit(1, 0, 0.1, 0), "d": unit(1, 0.1, 0.1, 0),
+             "b": unit(0, 1, 0, 0.1), "e": unit(0, 1, 0.1, 0), "f": unit(0.1, 1, 0, 0)}
+SCORES = {"a": 3.0, "b": 2.8, "c": 2.7, "d": 2.6, "e": 1.0, "f": 0.9}
+
+
+def stored(vectors):
+    return lambda ids: {doc_id: vectors[doc_id] for doc_id in ids if doc_id in vectors}
+
+
+def ranked(scores):
+    return sorted(scores, key=lambda doc_id: -scores[doc_id])
+
+
+def test_smoothing_moves_a_candidate_unlike_the_other_good_ones_down():
+    smoothed = matching._smoothed(SCORES, stored(CLUSTERED))
+    assert ranked(SCORES)[:4] == ["a", "b", "c", "d"]
+    assert ranked(smoothed)[:4] == ["a", "c", "d", "b"]
+
+
+def test_smoothing_leaves_candidates_outside_the_pool_below_it(monkeypatch):
+    monkeypatch.setattr(matching, "SMOOTHING_POOL", 4)
+    smoothed = matching._smoothed(SCORES, stored(CLUSTERED))
+    assert smoothed["e"] == SCORES["e"] and smoothed["f"] == SCORES["f"]
+    assert min(smoothed[doc_id] for doc_id in "abcd") > max(smoothed["e"], smoothed["f"])
+
+
+def test_candidates_without_a_stored_vector_keep_their_score():
+    partial = {doc_id: vector for doc_id, vector in CLUSTERED.items() if doc_id != "b"}
+    smoothed = matching._smoothed(SCORES, stored(partial))
+    assert smoothed["b"] == SCORES["b"] and smoothed["c"] != SCORES["c"]
+    assert matching._smoothed(SCORES, stored({"a": CLUSTERED["a"]})) == SCORES
+
+
+def test_match_ranks_with_smoothing_but_scores_the_pair_without_it(monkeypatch):
+    backend = FakeBackend(CLUSTERED)
+    source_vector = unit(0.75, 0.6, 0.05, 0.05)
+    monkeypatch.setattr(matching, "FEEDBACK_DOCS", 0)
+    plain = {item.id: item for item in matching.match(backend, RefusingEncoder(), demand(), "achievement",
+                                                      source_vector=source_vector)}
+    smoothed = {item.id: item for item in matching.match(backend, RefusingEncoder(), demand(), "achievement",
+                                                         source_vector=source_vector, vectors_of=stored(CLUSTERED))}
+    assert list(plain) != list(smoothed)
+    for doc_id, item in smoothed.items():
+        assert item.score == plain[doc_id].score
+        assert item.evidence.adjustment == pytest.approx(plain[doc_id].evidence.adjustment)
