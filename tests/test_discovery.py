@@ -71,6 +71,21 @@ def test_drain_indexes_current_state_and_empties_outbox(app):
     assert stored.encoder == discovery.encoder().name and len(stored.vector) == 4 * discovery.encoder().dim
 
 
+def test_requests_look_for_rows_they_can_send_not_for_the_workers(app, search_down):
+    make_listing(title="海水淡化反渗透膜")
+    db.session.commit()
+    assert outbox.has_due() and outbox.has_due(with_encoder=True)
+    assert outbox.drain(discovery.backend()).failed == 1  # search is down: the row backs off
+    assert not outbox.has_due(with_encoder=True) and outbox.backlog() == 1
+    assert discovery.catch_up() is None  # a search does not retry a row that is backing off
+
+    row = db.session.scalar(select(SearchOutbox))
+    row.next_attempt_at, row.needs_vector = None, True  # indexed for text; only the worker may finish it
+    db.session.commit()
+    assert not outbox.has_due() and outbox.has_due(with_encoder=True)
+    assert discovery.catch_up() is None
+
+
 def test_reindex_reuses_stored_vectors_and_changed_text_reembeds(app, runner):
     listing = make_listing(title="海水淡化反渗透膜")
     outbox.drain(discovery.backend(), encoder=discovery.encoder())

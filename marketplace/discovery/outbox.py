@@ -60,6 +60,23 @@ def backlog() -> int:
     return db.session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
 
 
+def _due(now, with_encoder: bool):
+    """The rows a drain may send now: not backing off; without an encoder, none that waits for a vector."""
+    due = select(SearchOutbox).where(
+        or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
+    if not with_encoder:
+        due = due.where(SearchOutbox.needs_vector.is_(False))
+    return due
+
+
+def has_due(with_encoder: bool = False) -> bool:
+    """Whether a drain would find anything to send now. Asked before every search and match, so it
+    is one probe for a single row rather than a count: while the worker catches up on vectors, or
+    search is down and rows back off, a web request finds nothing it could send and moves on."""
+    probe = _due(utcnow(), with_encoder).with_only_columns(SearchOutbox.id).limit(1)
+    return db.session.scalar(probe) is not None
+
+
 def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = None) -> DrainReport:
     """Send up to ``limit`` due outbox rows to the backend; commits its own bookkeeping.
 
@@ -68,11 +85,8 @@ def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = No
     one: encoding is the slow part and must not sit on a request's path.
     """
     now = utcnow()
-    due = select(SearchOutbox).where(
-        or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
-    if encoder is None:
-        due = due.where(SearchOutbox.needs_vector.is_(False))
-    rows = db.session.scalars(due.order_by(SearchOutbox.id).limit(limit)).all()
+    rows = db.session.scalars(_due(now, with_encoder=encoder is not None)
+                              .order_by(SearchOutbox.id).limit(limit)).all()
     report = DrainReport()
     if not rows:
         return report

@@ -54,9 +54,9 @@ def viewer_for(user) -> Viewer:
 def catch_up() -> outbox.DrainReport | None:
     """Index what is waiting before reading, so a user finds what they saved a moment ago.
 
-    Returns None when nothing waited; never raises for an unavailable backend.
+    Returns None when nothing that a request may send was due; never raises for an unavailable backend.
     """
-    if not outbox.backlog():
+    if not outbox.has_due():
         return None
     return outbox.drain(backend(), limit=CATCH_UP_LIMIT)
 
