@@ -313,7 +313,9 @@ class ElasticsearchBackend(SearchBackend):
     # ---- reading ------------------------------------------------------------------------------------
 
     def count(self) -> int:
-        response = self._read("count", self.client.count, index=self.alias)
+        # A tombstone left by a delete that raced the end of a rebuild is no listing.
+        response = self._read("count", self.client.count, index=self.alias,
+                              query={"bool": {"must_not": [esq.TOMBSTONE_QUERY]}})
         return 0 if response is None else int(response["count"])
 
     def health(self) -> dict[str, Any]:
