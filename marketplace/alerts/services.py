@@ -130,7 +130,8 @@ def check_saved_searches(now: datetime | None = None, limit: int = 200) -> Alert
 def _new_results(search: SavedSearch) -> list:
     filters = BrowseFilters.from_args(search.criteria)
     filters.sort = "newest"
-    result = discovery.search_listings(search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW)
+    result = discovery.search_listings(search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW,
+                                          facets=False)
     if result.relaxed:  # the loosened retry's hits do not answer the saved words
         return []
     since = as_utc(search.checked_at)

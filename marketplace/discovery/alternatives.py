@@ -42,10 +42,10 @@ def _alternatives(kind: str, filters: BrowseFilters, viewer: Viewer) -> list[Alt
     offers = []
     words_only = BrowseFilters(q=filters.q)
     if filters.to_args() != words_only.to_args():
-        count = discovery.search_listings(kind, words_only, viewer, per_page=1).total
+        count = discovery.search_listings(kind, words_only, viewer, per_page=1, facets=False).total
         if count:
             offers.append(Alternative("without_filters", kind, words_only.to_args(), count))
-    count = discovery.search_listings(_other(kind), words_only, viewer, per_page=1).total
+    count = discovery.search_listings(_other(kind), words_only, viewer, per_page=1, facets=False).total
     if count:
         offers.append(Alternative("other_kind", _other(kind), words_only.to_args(), count))
     tokens = analysis.tokenize(filters.q)

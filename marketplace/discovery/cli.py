@@ -107,7 +107,7 @@ def query_command(text: str, kind: str, limit: int, queries_file, **filter_value
     """Print the hits the search page shows for TEXT, one JSON object per line."""
     def run(query_text: str):
         browse = BrowseFilters(q=query_text or None, sort="relevance" if query_text else "newest", **filter_values)
-        return discovery.search_listings(kind, browse, Viewer(), page=1, per_page=limit)
+        return discovery.search_listings(kind, browse, Viewer(), page=1, per_page=limit, facets=False)
 
     try:
         if queries_file is None:

@@ -43,13 +43,13 @@ def safe_matches_for(listing: Listing, limit: int = 5) -> list[matching.Match] |
         return None
 
 
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.80, 0.97
+
+
 def _semantic_percent(cosine: float) -> int:
     """e5 cosines crowd into 0.8–0.97 whatever the texts (unrelated listings still reach 0.85), so a
     raw 90 % would read as close kinship; people see the cosine's place in that band instead."""
     return round(100 * min(max((cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR), 0.0), 1.0))
-
-
-SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.80, 0.97
 
 
 def _cents(value: int) -> str:

@@ -75,11 +75,14 @@ def to_filters(kind: str, browse: BrowseFilters) -> Filters:
 
 
 def search_listings(kind: str, browse: BrowseFilters, viewer: Viewer, page: int = 1,
-                    per_page: int = 12) -> SearchResult:
-    """The browse/search ranking. Raises BackendUnavailable when the index cannot be used."""
+                    per_page: int = 12, facets: bool = True) -> SearchResult:
+    """The browse/search ranking. Raises BackendUnavailable when the index cannot be used.
+
+    Callers that show no filter counts (commands, alerts, totals) pass ``facets=False``: each facet
+    is one more query over the matching listings."""
     catch_up()
     query = SearchQuery(text=browse.q or "", filters=to_filters(kind, browse), sort=browse.sort,
-                        page=max(page, 1), per_page=per_page, viewer=viewer)
+                        page=max(page, 1), per_page=per_page, viewer=viewer, facets=facets)
     return backend().search(query)
 
 
