@@ -42,6 +42,7 @@ translations: install
 
 lint: install
 	$(BIN)/ruff check marketplace search config tests benchmarks
+	$(BIN)/ruff format --check --quiet .
 
 clean:
 	rm -rf $(VENV) instance/*.db

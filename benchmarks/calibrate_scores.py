@@ -62,11 +62,22 @@ def collect(qrels) -> list[Example]:
         # model the best of a pool that holds nothing relevant, so a high rank alone cannot pass.
         for exclude in (None, judged_for[listing.external_id]):
             for found in matching.match_document(document, limit=limit, exclude=exclude):
-                demand, achievement = ((listing.external_id, external[found.id]) if listing.kind == "demand"
-                                       else (external[found.id], listing.external_id))
+                demand, achievement = (
+                    (listing.external_id, external[found.id])
+                    if listing.kind == "demand"
+                    else (external[found.id], listing.external_id)
+                )
                 grade = qrels.get(demand, {}).get(achievement, 0)
-                examples.append(Example(fold_of(demand), listing.kind, found.evidence.features(), grade / 2,
-                                        found.evidence.relevance, found.evidence.offset))
+                examples.append(
+                    Example(
+                        fold_of(demand),
+                        listing.kind,
+                        found.evidence.features(),
+                        grade / 2,
+                        found.evidence.relevance,
+                        found.evidence.offset,
+                    )
+                )
     return examples
 
 
@@ -107,9 +118,11 @@ def report(name: str, examples: list[Example], scores: list[int]) -> str:
     solving = labels == 1
     kept = np.mean(np.array(scores)[solving] >= 60) if solving.any() else 0.0
     noise = np.mean(np.array(scores)[~useful] >= 60) if (~useful).any() else 0.0
-    return (f"{name:<28} log-loss {log_loss:.3f}  Brier {brier:.3f}  "
-            f"mean grade/2 at ≥80: {strong.mean() if strong.size else float('nan'):.2f} ({strong.size} pairs)  "
-            f"grade-2 pairs ≥60: {kept:.0%}  unjudged pairs ≥60: {noise:.0%}")
+    return (
+        f"{name:<28} log-loss {log_loss:.3f}  Brier {brier:.3f}  "
+        f"mean grade/2 at ≥80: {strong.mean() if strong.size else float('nan'):.2f} ({strong.size} pairs)  "
+        f"grade-2 pairs ≥60: {kept:.0%}  unjudged pairs ≥60: {noise:.0%}"
+    )
 
 
 def main() -> None:

@@ -40,8 +40,14 @@ def scratch_marketplace(dataset: Path) -> Iterator[None]:
     """A migrated temporary instance holding the data set, indexed with vectors as the worker does;
     inside an app and request context."""
     with tempfile.TemporaryDirectory() as scratch:
-        app = create_app({"INSTANCE_PATH": scratch, "DATABASE_URL": f"sqlite:///{scratch}/eval.db",
-                          "MAIL_BACKEND": "memory", "SERVER_NAME": "localhost"})
+        app = create_app(
+            {
+                "INSTANCE_PATH": scratch,
+                "DATABASE_URL": f"sqlite:///{scratch}/eval.db",
+                "MAIL_BACKEND": "memory",
+                "SERVER_NAME": "localhost",
+            }
+        )
         with app.app_context(), app.test_request_context():
             upgrade()
             for name in ("achievements.jsonl", "demands.jsonl"):

@@ -38,7 +38,7 @@ K = 10
 
 
 def dcg(gains: list[int]) -> float:
-    return sum((2 ** gain - 1) / math.log2(rank + 2) for rank, gain in enumerate(gains))
+    return sum((2**gain - 1) / math.log2(rank + 2) for rank, gain in enumerate(gains))
 
 
 def ndcg_at_k(ranked: list[str], judged: dict[str, int]) -> float:
@@ -96,9 +96,11 @@ def run(demands, qrels, external, trl) -> dict[str, list[Row]]:
 
 def figures(rows: list[Row]) -> str:
     traps = [row.trap for row in rows if row.trap is not None]
-    return (f"nDCG@10 {sum(row.ndcg for row in rows) / len(rows):.3f}  "
-            f"recall@10 {sum(row.recall for row in rows) / len(rows):.3f}  "
-            f"min_trl trap ranked right {sum(traps)}/{len(traps)}")
+    return (
+        f"nDCG@10 {sum(row.ndcg for row in rows) / len(rows):.3f}  "
+        f"recall@10 {sum(row.recall for row in rows) / len(rows):.3f}  "
+        f"min_trl trap ranked right {sum(traps)}/{len(traps)}"
+    )
 
 
 def mean_ndcg(rows: dict[str, list[Row]], fold: str | None = None) -> float:
@@ -120,8 +122,9 @@ def cross_validate(demands, qrels, external, trl) -> None:
     finally:
         for name, value in shipped.items():
             setattr(search_matching, name, value)
-    print(f"\n2-fold cross-validation over demands (odd / even numbers), "
-          f"{len(settings)} settings of {', '.join(names)}")
+    print(
+        f"\n2-fold cross-validation over demands (odd / even numbers), {len(settings)} settings of {', '.join(names)}"
+    )
     for train, test in (("odd", "even"), ("even", "odd")):
         setting, rows = max(results, key=lambda result: mean_ndcg(result[1], train))
         print(f"  tuned on {train}: {setting}")
@@ -137,18 +140,28 @@ def cross_validate(demands, qrels, external, trl) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
-    parser.add_argument("--cv", action="store_true",
-                        help="also tune the fusion constants on odd / even demands and report the other fold")
-    parser.add_argument("--worst", type=int, default=0, metavar="N",
-                        help="show the N demands ranked worst, with their top 10 and grades")
+    parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="also tune the fusion constants on odd / even demands and report the other fold",
+    )
+    parser.add_argument(
+        "--worst",
+        type=int,
+        default=0,
+        metavar="N",
+        help="show the N demands ranked worst, with their top 10 and grades",
+    )
     args = parser.parse_args()
     qrels = load_qrels(args.dataset)
     started = time.perf_counter()
     with scratch_marketplace(args.dataset):
         print(f"loaded and indexed with vectors in {time.perf_counter() - started:.1f} s")
         external = {listing.id: listing.external_id for listing in db.session.scalars(select(Listing))}
-        trl = {listing.external_id: listing.trl for listing in db.session.scalars(
-            select(Listing).where(Listing.kind == "achievement"))}
+        trl = {
+            listing.external_id: listing.trl
+            for listing in db.session.scalars(select(Listing).where(Listing.kind == "achievement"))
+        }
         demands = db.session.scalars(select(Listing).where(Listing.kind == "demand").order_by(Listing.id)).all()
         for mode in MODES:
             latencies, rows = [], []
@@ -158,12 +171,14 @@ def main() -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
             latencies.sort()
             p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-            print(f"{mode:>10}: {figures(rows)}  ({sum(latencies) / len(latencies):.0f} ms per demand, "
-                  f"p95 {p95:.0f} ms, {len(demands)} demands)")
+            print(
+                f"{mode:>10}: {figures(rows)}  ({sum(latencies) / len(latencies):.0f} ms per demand, "
+                f"p95 {p95:.0f} ms, {len(demands)} demands)"
+            )
             for fold in ("odd", "even"):
                 in_fold = [row for row in rows if fold_of(row.demand) == fold]
                 print(f"{'':>10}  {fold:>4} demands: {figures(in_fold)}")
-            for row in sorted(rows, key=lambda row: row.ndcg)[:args.worst]:
+            for row in sorted(rows, key=lambda row: row.ndcg)[: args.worst]:
                 print(f"{'':>10}  worst: {row.explain()}")
         if args.cv:
             cross_validate(demands, qrels, external, trl)
@@ -175,8 +190,16 @@ def run_one(demand, mode, qrels, external, trl) -> list[Row]:
         document = {**document, "description": None, "summary": None, "keywords": []}
     ranked = [external[int(item.id)] for item in matching.match_document(document, limit=K)]
     judged = qrels.get(demand.external_id, {})
-    return [Row(demand.external_id, ndcg_at_k(ranked, judged), recall_at_k(ranked, judged),
-                trap_ok(ranked, judged, demand.min_trl, trl), tuple(ranked), tuple(sorted(judged.items())))]
+    return [
+        Row(
+            demand.external_id,
+            ndcg_at_k(ranked, judged),
+            recall_at_k(ranked, judged),
+            trap_ok(ranked, judged, demand.min_trl, trl),
+            tuple(ranked),
+            tuple(sorted(judged.items())),
+        )
+    ]
 
 
 if __name__ == "__main__":

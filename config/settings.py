@@ -71,7 +71,9 @@ def load_config(overrides: dict[str, Any] | None = None, instance_path: Path | N
     overrides = overrides or {}
     # Paths under the instance folder follow it, whichever way it was chosen.
     instance_path = Path(
-        overrides.get("INSTANCE_PATH") or os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or instance_path
+        overrides.get("INSTANCE_PATH")
+        or os.environ.get(ENV_PREFIX + "INSTANCE_PATH")
+        or instance_path
         or PROJECT_ROOT / "instance"
     )
     settings = _defaults(instance_path)

@@ -50,8 +50,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from marketplace.core import database, i18n, templating  # noqa: F401  (database: engine events)
     from marketplace.core.errors import register_error_handlers
 
-    babel.init_app(app, locale_selector=i18n.select_locale,
-                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
     templating.register(app)
     register_error_handlers(app)
     _import_models()

@@ -28,9 +28,12 @@ class Base(DeclarativeBase):
 
 # JSON columns hold Chinese keywords; stored \uXXXX-escaped they could not be matched by the
 # LIKE-based keyword filter on SQLite (PostgreSQL's JSONB text form is unescaped either way).
-db = SQLAlchemy(model_class=Base, engine_options={
-    "json_serializer": lambda value: json.dumps(value, ensure_ascii=False),
-})
+db = SQLAlchemy(
+    model_class=Base,
+    engine_options={
+        "json_serializer": lambda value: json.dumps(value, ensure_ascii=False),
+    },
+)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -14,9 +14,27 @@ REQUIRED_FIELDS = ("id", "kind", "status", "title", "industry")
 FACET_FIELDS = ("industry", "district", "cooperation_modes", "ip_type", "trl", "min_trl", "challenge")
 # Shown on a hit without a database round trip.
 STORED_FIELDS = (
-    "id", "kind", "external_id", "status", "title", "summary", "description", "keywords", "org_name", "industry",
-    "district", "trl", "min_trl", "ip_type", "cooperation_modes", "price_cents", "budget_min_cents",
-    "budget_max_cents", "challenge", "published_at", "deadline",
+    "id",
+    "kind",
+    "external_id",
+    "status",
+    "title",
+    "summary",
+    "description",
+    "keywords",
+    "org_name",
+    "industry",
+    "district",
+    "trl",
+    "min_trl",
+    "ip_type",
+    "cooperation_modes",
+    "price_cents",
+    "budget_min_cents",
+    "budget_max_cents",
+    "challenge",
+    "published_at",
+    "deadline",
 )
 
 

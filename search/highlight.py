@@ -25,7 +25,7 @@ def _pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
 def _mark(text: str, pattern: re.Pattern[str]) -> str:
     pieces, last = [], 0
     for found in pattern.finditer(text):
-        pieces.append(html.escape(text[last:found.start()]))
+        pieces.append(html.escape(text[last : found.start()]))
         pieces.append(f"<mark>{html.escape(found.group(0))}</mark>")
         last = found.end()
     pieces.append(html.escape(text[last:]))
@@ -64,8 +64,9 @@ def document_highlights(document: dict, terms: list[str]) -> dict[str, str]:
     title = highlight(document.get("title"), terms)
     if title:
         highlights["title"] = title
-    body = snippet((document.get("summary"), document.get("description"), " ".join(document.get("keywords") or [])),
-                   terms)
+    body = snippet(
+        (document.get("summary"), document.get("description"), " ".join(document.get("keywords") or [])), terms
+    )
     if body:
         highlights["snippet"] = body
     return highlights

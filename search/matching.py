@@ -124,8 +124,10 @@ def _lexical_text(head: str, body: str) -> str:
             weights[token] = weights.get(token, 0.0) + weight
     if len(weights) <= MAX_QUERY_TERMS:
         return full
-    scored = {token: (1 + math.log(weight)) * (0.0 if _is_number(token) else analysis.general_idf(token))
-              for token, weight in weights.items()}
+    scored = {
+        token: (1 + math.log(weight)) * (0.0 if _is_number(token) else analysis.general_idf(token))
+        for token, weight in weights.items()
+    }
     kept = set(sorted(scored, key=lambda token: (-scored[token], token))[:MAX_QUERY_TERMS])
     return " ".join(token for token in weights if token in kept)
 
@@ -202,8 +204,12 @@ class _Words:
 
     @classmethod
     def of(cls, document: dict) -> _Words:
-        return _words(document.get("title") or "", tuple(document.get("keywords") or ()),
-                      document.get("summary") or "", document.get("description") or "")
+        return _words(
+            document.get("title") or "",
+            tuple(document.get("keywords") or ()),
+            document.get("summary") or "",
+            document.get("description") or "",
+        )
 
 
 # The same achievements come back for many demands: their words are segmented once per process.
@@ -216,8 +222,11 @@ def _words(title: str, keywords: tuple[str, ...], summary: str, description: str
 
 def _coverage(source: _Words, target: _Words) -> float:
     """How much of what each side says it is about (title, keywords) the other side mentions."""
-    shares = [sum(token in other.every for token in side.head) / len(side.head)
-              for side, other in ((source, target), (target, source)) if side.head]
+    shares = [
+        sum(token in other.every for token in side.head) / len(side.head)
+        for side, other in ((source, target), (target, source))
+        if side.head
+    ]
     return sum(shares) / len(shares) if shares else 0.0
 
 
@@ -286,7 +295,7 @@ def _smoothed(finals: dict[str, float], vectors_of: VectorLookup) -> dict[str, f
     weights = np.exp((matrix @ matrix.T - 1.0) / SMOOTHING_TEMPERATURE)
     np.fill_diagonal(weights, 0.0)
     neighbours = min(SMOOTHING_NEIGHBOURS, len(ids) - 1)
-    nearest_cut = -np.sort(-weights, axis=1)[:, neighbours - 1:neighbours]
+    nearest_cut = -np.sort(-weights, axis=1)[:, neighbours - 1 : neighbours]
     weights = np.where(weights >= nearest_cut, weights, 0.0)
     weights /= weights.sum(axis=1, keepdims=True).clip(min=1e-30)
     scores = np.asarray([finals[doc_id] for doc_id in ids])
@@ -294,9 +303,16 @@ def _smoothed(finals: dict[str, float], vectors_of: VectorLookup) -> dict[str, f
     return {**finals, **{doc_id: float(value) for doc_id, value in zip(ids, blended, strict=True)}}
 
 
-def match(backend: SearchBackend, encoder: Encoder | None, source: dict[str, Any], target_kind: str,
-          limit: int = 10, exclude: set[str] | None = None, source_vector=None,
-          vectors_of: VectorLookup | None = None) -> list[Match]:
+def match(
+    backend: SearchBackend,
+    encoder: Encoder | None,
+    source: dict[str, Any],
+    target_kind: str,
+    limit: int = 10,
+    exclude: set[str] | None = None,
+    source_vector=None,
+    vectors_of: VectorLookup | None = None,
+) -> list[Match]:
     """The best ``target_kind`` documents for ``source`` (a document dict), best first.
 
     ``source_vector`` is the source's stored vector, if it has a current one (then nothing is
@@ -340,8 +356,17 @@ def match(backend: SearchBackend, encoder: Encoder | None, source: dict[str, Any
             reasons.append(Reason("shared_terms", {"terms": shared}))
         if doc_id in similarity:
             reasons.append(Reason("semantic", {"similarity": round(similarity[doc_id], 3)}))
-        evidence = Evidence(finals[doc_id], similarity.get(doc_id), _coverage(source_words, target_words),
-                            adjustment=shifts[doc_id])
-        matches.append(Match(doc_id, calibrated_score(evidence), document, reasons + structured[doc_id],
-                             similarity.get(doc_id), evidence))
+        evidence = Evidence(
+            finals[doc_id], similarity.get(doc_id), _coverage(source_words, target_words), adjustment=shifts[doc_id]
+        )
+        matches.append(
+            Match(
+                doc_id,
+                calibrated_score(evidence),
+                document,
+                reasons + structured[doc_id],
+                similarity.get(doc_id),
+                evidence,
+            )
+        )
     return matches

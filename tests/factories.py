@@ -44,8 +44,13 @@ def make_org(kind: str = OrgKind.ENTERPRISE, verified: bool = True, **fields) ->
     return org
 
 
-def make_user(role: str = Role.RESEARCHER, org: Organisation | None | bool = True,
-              org_admin: bool = True, verified: bool = True, **fields) -> User:
+def make_user(
+    role: str = Role.RESEARCHER,
+    org: Organisation | None | bool = True,
+    org_admin: bool = True,
+    verified: bool = True,
+    **fields,
+) -> User:
     """A user of ``role``; ``org=True`` gives them a fresh organisation of the kind their role implies."""
     n = next(_sequence)
     if org is True:
@@ -65,8 +70,9 @@ def make_user(role: str = Role.RESEARCHER, org: Organisation | None | bool = Tru
     return user
 
 
-def make_listing(kind: str = "achievement", owner: User | None = None,
-                 status: str = ListingStatus.PUBLISHED, **fields) -> Listing:
+def make_listing(
+    kind: str = "achievement", owner: User | None = None, status: str = ListingStatus.PUBLISHED, **fields
+) -> Listing:
     n = next(_sequence)
     values = {
         "title": f"测试{('成果' if kind == 'achievement' else '需求')}{n}",

@@ -55,17 +55,21 @@ def _field_html(page: str, field_id: str) -> str:
     """The form group of one field: from its input to the next label, so errors can be checked beside it."""
     start = page.rindex("<", 0, page.index(f'id="{field_id}"'))
     end = page.find("<label", start)
-    return page[start:end if end != -1 else None]
+    return page[start : end if end != -1 else None]
 
 
 # --- registration -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("role", "kind", "uscc"), [
-    (Role.RESEARCHER, OrgKind.INSTITUTION, ""),
-    (Role.ENTERPRISE, OrgKind.ENTERPRISE, VALID_USCC),
-    (Role.SERVICE_PROVIDER, OrgKind.SERVICE_PROVIDER, ""),
-    (Role.INVESTOR, OrgKind.INVESTOR, ""),
-])
+
+@pytest.mark.parametrize(
+    ("role", "kind", "uscc"),
+    [
+        (Role.RESEARCHER, OrgKind.INSTITUTION, ""),
+        (Role.ENTERPRISE, OrgKind.ENTERPRISE, VALID_USCC),
+        (Role.SERVICE_PROVIDER, OrgKind.SERVICE_PROVIDER, ""),
+        (Role.INVESTOR, OrgKind.INVESTOR, ""),
+    ],
+)
 def test_register_self_service_role_creates_pending_org_with_user_as_admin(client, role, kind, uscc):
     response = client.post("/account/register", data=_registration(role=role.value, uscc=uscc))
 
@@ -123,14 +127,15 @@ def test_register_privileged_role_is_rejected_by_form(client, role):
 @pytest.mark.parametrize("role", [Role.BROKER, Role.ADMIN])
 def test_register_user_service_privileged_role_raises(app, role):
     with pytest.raises(ServiceError):
-        services.register_user("x@example.cn", "long-enough-1", "某人", role,
-                               organisation=services.OrganisationDetails(name="某机构"))
+        services.register_user(
+            "x@example.cn", "long-enough-1", "某人", role, organisation=services.OrganisationDetails(name="某机构")
+        )
     assert _count(User) == 0
 
 
 def test_register_registration_page_offers_only_self_service_roles(client):
     page = client.get("/account/register").get_data(as_text=True)
-    role_select = page[page.index('id="role"'):page.index("</select>", page.index('id="role"'))]
+    role_select = page[page.index('id="role"') : page.index("</select>", page.index('id="role"'))]
     for role in ("researcher", "enterprise", "service_provider", "investor"):
         assert f'value="{role}"' in role_select
     assert 'value="broker"' not in role_select
@@ -157,6 +162,7 @@ def test_register_password_mismatch_shows_error_beside_confirm(client):
 
 
 # --- login, throttling, logout ----------------------------------------------------------------
+
 
 def test_login_correct_password_redirects_to_dashboard(client):
     user = make_user("researcher")
@@ -237,14 +243,19 @@ def test_logout_post_ends_session(client):
 
 # --- password and profile ---------------------------------------------------------------------
 
+
 def test_change_password_wrong_current_password_is_refused(client):
     user = make_user("researcher")
     login(client, user)
 
-    response = client.post("/account/password", data={
-        "pw-current_password": "not-my-password", "pw-new_password": "brand-new-pass-1",
-        "pw-confirm": "brand-new-pass-1",
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "pw-current_password": "not-my-password",
+            "pw-new_password": "brand-new-pass-1",
+            "pw-confirm": "brand-new-pass-1",
+        },
+    )
 
     assert response.status_code == 400
     assert "当前密码不正确" in _field_html(response.get_data(as_text=True), "pw-current_password")
@@ -255,9 +266,14 @@ def test_change_password_new_password_works_for_login(client):
     user = make_user("researcher")
     login(client, user)
 
-    response = client.post("/account/password", data={
-        "pw-current_password": PASSWORD, "pw-new_password": "brand-new-pass-1", "pw-confirm": "brand-new-pass-1",
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "pw-current_password": PASSWORD,
+            "pw-new_password": "brand-new-pass-1",
+            "pw-confirm": "brand-new-pass-1",
+        },
+    )
     assert response.status_code == 302
     client.post("/account/logout")
 
@@ -271,9 +287,14 @@ def test_change_password_too_short_is_refused(client):
     user = make_user("researcher")
     login(client, user)
 
-    response = client.post("/account/password", data={
-        "pw-current_password": PASSWORD, "pw-new_password": "short", "pw-confirm": "short",
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "pw-current_password": PASSWORD,
+            "pw-new_password": "short",
+            "pw-confirm": "short",
+        },
+    )
 
     assert response.status_code == 400
     assert _user(user.email).check_password(PASSWORD)
@@ -283,9 +304,15 @@ def test_profile_update_saves_name_phone_and_title(client):
     user = make_user("researcher")
     login(client, user)
 
-    response = client.post("/account/profile", data={
-        "name": "李研究员", "phone": "13800000000", "title": "副教授", "profile": "1",
-    })
+    response = client.post(
+        "/account/profile",
+        data={
+            "name": "李研究员",
+            "phone": "13800000000",
+            "title": "副教授",
+            "profile": "1",
+        },
+    )
 
     assert response.status_code == 302
     saved = _user(user.email)
@@ -305,6 +332,7 @@ def test_profile_update_blank_name_is_refused(client):
 
 
 # --- invitations ------------------------------------------------------------------------------
+
 
 def _invite_token(mail_outbox, email: str) -> str:
     messages = [message for message in mail_outbox if message["To"] == email]
@@ -341,8 +369,10 @@ def test_invite_registering_through_link_joins_org_without_creating_one(client, 
     page = client.get(f"/account/register?invite={token}")
     assert page.status_code == 200
     assert admin.organisation.name in page.get_data(as_text=True)
-    response = client.post(f"/account/register?invite={token}", data=_registration(
-        email="colleague@example.cn", org_name="", role="researcher"))
+    response = client.post(
+        f"/account/register?invite={token}",
+        data=_registration(email="colleague@example.cn", org_name="", role="researcher"),
+    )
 
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     colleague = _user("colleague@example.cn")
@@ -365,9 +395,14 @@ def test_invite_non_org_admin_member_gets_403(client, mail_outbox):
 
 
 def _invitation(org: Organisation, inviter: User, **fields) -> Invitation:
-    invitation = Invitation(organisation=org, email="colleague@example.cn", token=fields.pop("token", "tok-123"),
-                            invited_by=inviter, expires_at=fields.pop("expires_at", utcnow() + timedelta(days=1)),
-                            **fields)
+    invitation = Invitation(
+        organisation=org,
+        email="colleague@example.cn",
+        token=fields.pop("token", "tok-123"),
+        invited_by=inviter,
+        expires_at=fields.pop("expires_at", utcnow() + timedelta(days=1)),
+        **fields,
+    )
     db.session.add(invitation)
     db.session.commit()
     return invitation
@@ -378,8 +413,9 @@ def test_invite_expired_token_is_refused(client):
     _invitation(admin.organisation, admin, expires_at=utcnow() - timedelta(minutes=1))
 
     page = client.get("/account/register?invite=tok-123")
-    response = client.post("/account/register?invite=tok-123", data=_registration(
-        email="colleague@example.cn", org_name=""))
+    response = client.post(
+        "/account/register?invite=tok-123", data=_registration(email="colleague@example.cn", org_name="")
+    )
 
     assert page.status_code == 400
     assert "邀请链接已过期" in page.get_data(as_text=True)
@@ -391,8 +427,9 @@ def test_invite_used_token_is_refused(client):
     admin = make_user("researcher")
     _invitation(admin.organisation, admin, accepted_at=utcnow())
 
-    response = client.post("/account/register?invite=tok-123", data=_registration(
-        email="colleague@example.cn", org_name=""))
+    response = client.post(
+        "/account/register?invite=tok-123", data=_registration(email="colleague@example.cn", org_name="")
+    )
 
     assert response.status_code == 404
     assert "邀请链接无效或已被使用" in response.get_data(as_text=True)
@@ -407,8 +444,9 @@ def test_invite_token_for_other_email_is_refused(client):
     admin = make_user("researcher")
     _invitation(admin.organisation, admin)
 
-    response = client.post("/account/register?invite=tok-123", data=_registration(
-        email="someone.else@example.cn", org_name=""))
+    response = client.post(
+        "/account/register?invite=tok-123", data=_registration(email="someone.else@example.cn", org_name="")
+    )
 
     assert response.status_code == 200
     assert "此邀请发给了另一个邮箱地址" in response.get_data(as_text=True)
@@ -417,10 +455,15 @@ def test_invite_token_for_other_email_is_refused(client):
 
 # --- organisation identity --------------------------------------------------------------------
 
+
 def _org_form(org: Organisation, **overrides) -> dict:
     data = {
-        "org_name": org.name, "uscc": org.uscc or "", "district": org.district or "",
-        "industry": org.industry or "", "description": "简介", "website": "",
+        "org_name": org.name,
+        "uscc": org.uscc or "",
+        "district": org.district or "",
+        "industry": org.industry or "",
+        "description": "简介",
+        "website": "",
     }
     data.update(overrides)
     return data
@@ -475,19 +518,24 @@ def test_organisation_invalid_uscc_is_refused_and_kept(client):
 
 # --- open redirect ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("target", [
-    "//evil.example",
-    "//evil.example/path",
-    "https://evil.example/",
-    "/\\evil.example",
-    "\\\\evil.example",
-    "/\t/evil.example",
-])
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/path",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+    ],
+)
 def test_login_offsite_next_redirects_to_dashboard(client, target):
     user = make_user("researcher")
 
-    response = client.post("/account/login", query_string={"next": target},
-                           data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/account/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD}
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard"

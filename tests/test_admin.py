@@ -49,6 +49,7 @@ def page_text(response) -> str:
 
 # --- review queue -----------------------------------------------------------------------------
 
+
 def test_review_queue_with_new_and_edited_listings_lists_both_but_not_untouched_ones(client, admin):
     new = submitted_listing(title="新提交的海水淡化膜")
     edited = make_listing(owner=make_user(Role.RESEARCHER), title="已发布的水下机器人")
@@ -91,6 +92,7 @@ def test_review_queue_when_nothing_waits_shows_empty_state(client, admin):
 
 # --- single review -----------------------------------------------------------------------------
 
+
 def test_approve_submitted_listing_publishes_and_notifies_owner_after_commit(client, admin, mail_outbox):
     owner = make_user(Role.RESEARCHER, email="owner@example.cn")
     listing = submitted_listing(owner=owner, title="海藻多糖提取工艺")
@@ -121,8 +123,7 @@ def test_reject_with_reason_owner_sees_reason_on_detail_page(app, client, admin)
     owner = make_user(Role.RESEARCHER)
     listing = submitted_listing(owner=owner)
 
-    response = client.post(f"/admin/review/{listing.id}",
-                           data={"decision": "reject", "reason": "缺少专利证明材料"})
+    response = client.post(f"/admin/review/{listing.id}", data={"decision": "reject", "reason": "缺少专利证明材料"})
 
     assert response.status_code == 302
     db.session.refresh(listing)
@@ -177,14 +178,17 @@ def test_rejected_revision_keeps_published_version(client, admin):
 
 # --- bulk approve ------------------------------------------------------------------------------
 
+
 def test_bulk_approve_with_unverified_organisation_approves_others_and_reports_it(client, admin, mail_outbox):
     blocked = submitted_listing(owner=make_user(Role.RESEARCHER, verified=False), title="未认证机构的成果")
     first = submitted_listing(title="批量通过一")
     second = submitted_listing(title="批量通过二")
 
-    response = client.post("/admin/review/bulk-approve",
-                           data={"listing_ids": [str(blocked.id), str(first.id), str(second.id)]},
-                           follow_redirects=True)
+    response = client.post(
+        "/admin/review/bulk-approve",
+        data={"listing_ids": [str(blocked.id), str(first.id), str(second.id)]},
+        follow_redirects=True,
+    )
 
     html = page_text(response)
     assert "已通过 2 条" in html
@@ -218,6 +222,7 @@ def test_bulk_approve_with_nothing_selected_warns(client, admin):
 
 # --- organisations -----------------------------------------------------------------------------
 
+
 def test_organisations_page_lists_pending_by_default(client, admin):
     make_org(name="待认证的海洋研究所", verified=False)
     make_org(name="早已认证的企业")
@@ -241,8 +246,11 @@ def test_verify_organisation_approve_marks_verified_and_notifies_org_admin(clien
 def test_verify_organisation_reject_without_note_leaves_it_pending(client, admin):
     org = make_org(verified=False)
 
-    html = page_text(client.post(f"/admin/organisations/{org.id}/verify",
-                                 data={"decision": "reject", "note": ""}, follow_redirects=True))
+    html = page_text(
+        client.post(
+            f"/admin/organisations/{org.id}/verify", data={"decision": "reject", "note": ""}, follow_redirects=True
+        )
+    )
 
     assert "请填写未通过认证的原因" in html
     db.session.refresh(org)
@@ -262,6 +270,7 @@ def test_verify_organisation_reject_with_note_records_reason(client, admin):
 
 # --- users -------------------------------------------------------------------------------------
 
+
 def test_users_page_filtered_by_role_shows_only_that_role(client, admin):
     make_user(Role.ENTERPRISE, name="企业用户甲")
     make_user(Role.RESEARCHER, name="科研人员乙")
@@ -274,8 +283,11 @@ def test_users_page_filtered_by_role_shows_only_that_role(client, admin):
 def test_set_role_broker_without_certificate_is_refused(client, admin):
     user = make_user(Role.RESEARCHER)
 
-    html = page_text(client.post(f"/admin/users/{user.id}/role", data={"role": "broker", "certificate_no": ""},
-                                 follow_redirects=True))
+    html = page_text(
+        client.post(
+            f"/admin/users/{user.id}/role", data={"role": "broker", "certificate_no": ""}, follow_redirects=True
+        )
+    )
 
     assert "须填写经纪人证书编号" in html
     db.session.refresh(user)
@@ -321,6 +333,7 @@ def test_admin_cannot_deactivate_self(client, admin):
 
 # --- audit log ---------------------------------------------------------------------------------
 
+
 def test_audit_log_shows_actor_name_and_action(client, admin):
     listing = submitted_listing(title="写入日志的成果")
     client.post(f"/admin/review/{listing.id}", data={"decision": "approve"})
@@ -360,9 +373,10 @@ def test_admin_url_for_non_admin_returns_403(client, method, url, role):
     targets, listing = _admin_targets()
     login(client, make_user(role, org=role != Role.BROKER, broker_certificate_no="X1"))
 
-    response = getattr(client, method)(url.format(**targets),
-                                       data={"decision": "approve", "listing_ids": [str(listing.id)],
-                                             "role": "admin", "active": "0"})
+    response = getattr(client, method)(
+        url.format(**targets),
+        data={"decision": "approve", "listing_ids": [str(listing.id)], "role": "admin", "active": "0"},
+    )
 
     assert response.status_code == 403
     db.session.refresh(listing)

@@ -47,25 +47,49 @@ def backdate(search: SavedSearch, minutes: int = 60) -> None:
 
 
 def alerts_for(user) -> list[Notification]:
-    return db.session.scalars(select(Notification).where(
-        Notification.user_id == user.id, Notification.kind == "saved_search_results")).all()
+    return db.session.scalars(
+        select(Notification).where(Notification.user_id == user.id, Notification.kind == "saved_search_results")
+    ).all()
 
 
 def test_browse_filters_round_trip_through_query_arguments():
-    args = MultiDict({"q": "海水淡化", "industry": "marine_equipment", "mode": "license", "trl_min": "5",
-                      "amount_min": "12.5", "amount_max": "300", "challenge": "1", "sort": "newest", "page": "3",
-                      "district": "nowhere"})
+    args = MultiDict(
+        {
+            "q": "海水淡化",
+            "industry": "marine_equipment",
+            "mode": "license",
+            "trl_min": "5",
+            "amount_min": "12.5",
+            "amount_max": "300",
+            "challenge": "1",
+            "sort": "newest",
+            "page": "3",
+            "district": "nowhere",
+        }
+    )
     filters = BrowseFilters.from_args(args)
     assert filters.amount_min == Decimal("125000")
-    assert filters.to_args() == {"q": "海水淡化", "industry": "marine_equipment", "mode": "license", "trl_min": "5",
-                                 "amount_min": "12.5", "amount_max": "300", "challenge": "1"}
+    assert filters.to_args() == {
+        "q": "海水淡化",
+        "industry": "marine_equipment",
+        "mode": "license",
+        "trl_min": "5",
+        "amount_min": "12.5",
+        "amount_max": "300",
+        "challenge": "1",
+    }
     assert BrowseFilters.from_args(filters.to_args()).to_args() == filters.to_args()
 
 
 def test_saving_names_the_search_after_its_words_and_filters(enterprise):
     search = subscribe(enterprise, q="海水淡化", industry="marine_equipment", district="huangdao", junk="x")
-    assert search.name == " · ".join(["海水淡化", taxonomy.label(taxonomy.INDUSTRIES, "marine_equipment"),
-                                      taxonomy.label(taxonomy.DISTRICTS, "huangdao")])
+    assert search.name == " · ".join(
+        [
+            "海水淡化",
+            taxonomy.label(taxonomy.INDUSTRIES, "marine_equipment"),
+            taxonomy.label(taxonomy.DISTRICTS, "huangdao"),
+        ]
+    )
     assert search.criteria == {"q": "海水淡化", "industry": "marine_equipment", "district": "huangdao"}
     assert subscribe(enterprise, kind="demand").name == "全部技术需求"
 
@@ -136,8 +160,9 @@ def test_subscribe_from_the_browse_page_and_manage_subscriptions(client, enterpr
 
     response = client.post("/subscriptions/achievement", data={"q": "盐雾腐蚀", "industry": "marine_equipment"})
     assert response.status_code == 302 and response.headers["Location"].startswith("/achievements?")
-    again = client.post("/subscriptions/achievement", data={"q": "盐雾腐蚀", "industry": "marine_equipment"},
-                        follow_redirects=True)
+    again = client.post(
+        "/subscriptions/achievement", data={"q": "盐雾腐蚀", "industry": "marine_equipment"}, follow_redirects=True
+    )
     assert "您已经订阅过相同条件的搜索" in again.get_data(as_text=True)
     [search] = db.session.scalars(select(SavedSearch)).all()
 

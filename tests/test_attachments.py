@@ -51,8 +51,12 @@ def stored_files(app) -> list[str]:
 
 
 def post_upload(client, listing, data: bytes, filename: str):
-    return client.post(f"/listings/{listing.id}/attachments", data={"file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data", follow_redirects=True)
+    return client.post(
+        f"/listings/{listing.id}/attachments",
+        data={"file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
 
 
 @pytest.fixture
@@ -90,15 +94,12 @@ def test_upload_real_png_is_detected_as_image_whatever_its_name(app, owner, list
     assert attachment.content_type == "image/png"
     assert attachment.stored_name.endswith(".png")
     assert attachment.filename == "产品照片.png"
-    audit = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "listing.attachment_added")
-    ).one()
+    audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "listing.attachment_added")).one()
     assert audit.actor_id == owner.id and audit.object_id == listing.id
 
 
 @pytest.mark.parametrize("content", [HTML_BYTES, EXE_BYTES], ids=["html", "exe"])
-def test_upload_pdf_named_file_with_foreign_content_is_rejected_with_message(app, client, owner, listing,
-                                                                             content):
+def test_upload_pdf_named_file_with_foreign_content_is_rejected_with_message(app, client, owner, listing, content):
     login(client, owner)
 
     response = post_upload(client, listing, content, "x.pdf")
@@ -149,8 +150,11 @@ def test_upload_beyond_ten_attachments_is_refused(app, owner, listing):
 def test_upload_by_stranger_is_forbidden(app, client, listing):
     login(client, make_user(Role.RESEARCHER))
 
-    response = client.post(f"/listings/{listing.id}/attachments", content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(pdf_bytes()), "a.pdf")})
+    response = client.post(
+        f"/listings/{listing.id}/attachments",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(pdf_bytes()), "a.pdf")},
+    )
 
     assert response.status_code == 403
     assert db.session.scalars(select(Attachment)).all() == []
@@ -278,13 +282,16 @@ def test_add_attachment_service_by_stranger_raises_permission_denied(app, listin
     assert stored_files(app) == []
 
 
-@pytest.mark.parametrize(("given", "content_type", "expected"), [
-    ("C:\\Users\\张三\\桌面\\合作方案.pdf", "application/pdf", "合作方案.pdf"),
-    ("../../etc/passwd", "application/pdf", "passwd.pdf"),
-    ("报告\u202egpj.pdf", "application/pdf", "报告gpj.pdf"),
-    ("照片.png", "image/jpeg", "照片.jpg"),
-    ("", "image/png", "附件.png"),
-])
+@pytest.mark.parametrize(
+    ("given", "content_type", "expected"),
+    [
+        ("C:\\Users\\张三\\桌面\\合作方案.pdf", "application/pdf", "合作方案.pdf"),
+        ("../../etc/passwd", "application/pdf", "passwd.pdf"),
+        ("报告\u202egpj.pdf", "application/pdf", "报告gpj.pdf"),
+        ("照片.png", "image/jpeg", "照片.jpg"),
+        ("", "image/png", "附件.png"),
+    ],
+)
 def test_clean_filename_keeps_chinese_and_drops_paths_and_controls(app, given, content_type, expected):
     assert attachments.clean_filename(given, content_type) == expected
 

@@ -51,8 +51,18 @@ def test_detail_page_links_to_the_institutions_other_listings(client, catalogue)
 
 
 def test_query_command_takes_the_new_filters(runner, catalogue):
-    result = runner.invoke(args=["search", "query", "--kind", "achievement", "--institution", "中国海洋大学",
-                                 "--ip-type", "software_copyright"])
+    result = runner.invoke(
+        args=[
+            "search",
+            "query",
+            "--kind",
+            "achievement",
+            "--institution",
+            "中国海洋大学",
+            "--ip-type",
+            "software_copyright",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["title"] for line in result.output.splitlines()] == ["海洋牧场监测软件"]
 
@@ -64,9 +74,11 @@ def test_owners_find_their_unpublished_listings_when_they_ask(app, client, index
     from tests.factories import login, make_user
 
     owner, other, admin = make_user(Role.RESEARCHER), make_user(Role.RESEARCHER), make_user(Role.ADMIN, org=False)
-    ids = {"draft": make_listing(title="海藻酸盐敷料草稿", owner=owner, status=ListingStatus.DRAFT).id,
-           "submitted": make_listing(title="海藻酸盐敷料待审", owner=other, status=ListingStatus.SUBMITTED).id,
-           "public": make_listing(title="海藻酸盐敷料公开").id}
+    ids = {
+        "draft": make_listing(title="海藻酸盐敷料草稿", owner=owner, status=ListingStatus.DRAFT).id,
+        "submitted": make_listing(title="海藻酸盐敷料待审", owner=other, status=ListingStatus.SUBMITTED).id,
+        "public": make_listing(title="海藻酸盐敷料公开").id,
+    }
     outbox.drain(discovery.backend())
     if not index_up:
         app.extensions["search_backend"] = BrokenBackend()

@@ -31,8 +31,7 @@ def demand(enterprise):
 
 
 def make_challenge(owner, **fields):
-    values = {"challenge": True, "bounty_cny": Decimal("800000"),
-              "deadline": date.today() + timedelta(days=30)}
+    values = {"challenge": True, "bounty_cny": Decimal("800000"), "deadline": date.today() + timedelta(days=30)}
     values.update(fields)
     return make_listing("demand", owner=owner, **values)
 
@@ -50,20 +49,24 @@ def notifications_of(user, kind):
     ).all()
 
 
-def test_apply_by_researcher_creates_application_and_notifies_owner(app, client, enterprise, demand,
-                                                                   mail_outbox):
+def test_apply_by_researcher_creates_application_and_notifies_owner(app, client, enterprise, demand, mail_outbox):
     researcher = make_user(Role.RESEARCHER)
     login(client, researcher)
 
-    response = client.post(f"/listings/{demand.id}/apply",
-                           data={"team_name": "深海传感团队", "proposal": "采用光纤传感方案，12个月完成样机。"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/listings/{demand.id}/apply",
+        data={"team_name": "深海传感团队", "proposal": "采用光纤传感方案，12个月完成样机。"},
+        follow_redirects=True,
+    )
 
     assert response.status_code == 200
     assert "揭榜申请已提交" in response.get_data(as_text=True)
     application = db.session.scalars(select(ChallengeApplication)).one()
     assert (application.applicant_id, application.team_name, application.status) == (
-        researcher.id, "深海传感团队", A.SUBMITTED)
+        researcher.id,
+        "深海传感团队",
+        A.SUBMITTED,
+    )
     [notice] = notifications_of(enterprise, "challenge_application")
     assert notice.params["team"] == "深海传感团队"
     assert notice.link.endswith(f"/listings/{demand.id}/applications")
@@ -80,8 +83,9 @@ def test_apply_twice_by_same_researcher_is_refused(app, client, demand):
     db.session.rollback()
 
     login(client, researcher)
-    page = client.post(f"/listings/{demand.id}/apply", data={"team_name": "再来", "proposal": "方案"},
-                       follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/listings/{demand.id}/apply", data={"team_name": "再来", "proposal": "方案"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "您已申请过该榜单" in page
     assert len(db.session.scalars(select(ChallengeApplication)).all()) == 1
 
@@ -266,13 +270,16 @@ def test_each_action_writes_an_audit_row(app, enterprise, demand):
     challenges.pick_winner(enterprise, first)
     db.session.commit()
 
-    actions = db.session.scalars(
-        select(AuditEvent.action).where(AuditEvent.object_type == "challenge_applications")
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "challenge_applications"))
+    assert sorted(actions) == sorted(
+        [
+            "challenge.applied",
+            "challenge.applied",
+            "challenge.shortlisted",
+            "challenge.withdrawn",
+            "challenge.winner_picked",
+        ]
     )
-    assert sorted(actions) == sorted([
-        "challenge.applied", "challenge.applied", "challenge.shortlisted",
-        "challenge.withdrawn", "challenge.winner_picked",
-    ])
 
 
 def test_applications_page_shows_proposals_to_owner_only(app, client, enterprise, demand):

@@ -17,8 +17,11 @@ def test_demo_seed_creates_realistic_marketplace_and_is_idempotent(runner, clien
     assert "rejected" in first.output and ", 0 rejected" in first.output
     counts = dict(db.session.execute(select(Listing.kind, func.count()).group_by(Listing.kind)).all())
     assert counts["achievement"] >= 60 and counts["demand"] >= 25
-    published_industries = set(db.session.scalars(
-        select(Listing.industry).where(Listing.kind == "achievement", Listing.status == ListingStatus.PUBLISHED)))
+    published_industries = set(
+        db.session.scalars(
+            select(Listing.industry).where(Listing.kind == "achievement", Listing.status == ListingStatus.PUBLISHED)
+        )
+    )
     assert published_industries == set(taxonomy.INDUSTRIES)
     states = set(db.session.scalars(select(Listing.status)))
     assert states == set(ListingStatus)

@@ -26,6 +26,7 @@ class BrokenBackend:
     def __getattr__(self, name):
         def unavailable(*args, **kwargs):
             raise BackendUnavailable("connection refused")
+
         return unavailable
 
 
@@ -131,9 +132,16 @@ def test_deleted_listing_is_removed_from_index(app):
 def test_save_succeeds_while_search_is_down_and_outbox_catches_up_later(client, search_down):
     researcher = make_user("researcher")
     login(client, researcher)
-    response = client.post("/listings/new/achievement", data={
-        "title": "深远海养殖工船水质调控", "summary": "溶解氧在线调控", "industry": "modern_fishery",
-        "action": "draft"}, follow_redirects=True)
+    response = client.post(
+        "/listings/new/achievement",
+        data={
+            "title": "深远海养殖工船水质调控",
+            "summary": "溶解氧在线调控",
+            "industry": "modern_fishery",
+            "action": "draft",
+        },
+        follow_redirects=True,
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "草稿已保存" in page
     assert "搜索服务暂时不可用" in page
@@ -145,8 +153,7 @@ def test_save_succeeds_while_search_is_down_and_outbox_catches_up_later(client, 
     outbox.retry_now()
     assert outbox.drain(discovery.backend(), encoder=discovery.encoder()).indexed == 1
     assert backlog_ids() == []
-    wide = SearchQuery(text="养殖工船", filters=Filters(statuses=("draft",)),
-                       viewer=discovery.viewer_for(researcher))
+    wide = SearchQuery(text="养殖工船", filters=Filters(statuses=("draft",)), viewer=discovery.viewer_for(researcher))
     assert [hit.id for hit in discovery.backend().search(wide).hits] == [str(listing_id)]
 
 
@@ -221,13 +228,26 @@ def test_cli_query_file_prints_one_line_per_query(runner, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.strip().splitlines()]
     assert [(line["query_id"], [hit["external_id"] for hit in line["hits"]]) for line in lines] == [
-        ("q1", ["A-1"]), ("q2", ["A-2"])]
+        ("q1", ["A-1"]),
+        ("q2", ["A-2"]),
+    ]
 
 
 def test_outbox_rows_count_matches_changes_in_bulk_import(app):
     from marketplace.listings.interchange import import_lines
 
-    records = [json.dumps({"kind": "demand", "external_id": f"D-{n}", "title": f"需求{n}", "description": "说明",
-                           "industry": "new_materials"}, ensure_ascii=False) for n in range(3)]
+    records = [
+        json.dumps(
+            {
+                "kind": "demand",
+                "external_id": f"D-{n}",
+                "title": f"需求{n}",
+                "description": "说明",
+                "industry": "new_materials",
+            },
+            ensure_ascii=False,
+        )
+        for n in range(3)
+    ]
     import_lines(records)
     assert db.session.scalar(select(func.count(func.distinct(SearchOutbox.listing_id)))) == 3

@@ -25,8 +25,13 @@ METHOD_MAP = [
     ("marketplace/**.py", "python"),
     ("templates/**.html", "jinja2.ext:babel_extract"),
 ]
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2),
-            "lazy_pgettext": ((1, "c"), 2)}
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "_l": None,
+    "lazy_gettext": None,
+    "lazy_ngettext": (1, 2),
+    "lazy_pgettext": ((1, "c"), 2),
+}
 PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdifr]")
 CJK_OR_FULLWIDTH = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
@@ -96,8 +101,7 @@ def test_translations_keep_placeholders(catalog):
     wrong = [
         (m.id, m.string)
         for m in _entries(catalog)
-        if m.string
-        and set(PLACEHOLDER.findall(_text(m.id))) != set(PLACEHOLDER.findall(_text(m.string)))
+        if m.string and set(PLACEHOLDER.findall(_text(m.id))) != set(PLACEHOLDER.findall(_text(m.string)))
     ]
     assert not wrong, "placeholders differ between msgid and translation:\n" + "\n".join(
         f"  {msgid!r} -> {string!r}" for msgid, string in wrong

@@ -16,16 +16,37 @@ from tests.factories import login, make_org, make_user
 
 MATCHING_DEV = Path(__file__).parent / "fixtures" / "matching-dev"  # copy of ../shared/datasets/matching-dev
 
-ACHIEVEMENT = {"kind": "achievement", "external_id": "OUC-2024-017", "title": "海藻酸钙复合医用敷料制备技术",
-               "summary": "可降解止血敷料", "keywords": ["海藻酸盐"], "industry": "marine_biomedicine", "trl": 6,
-               "ip_type": "invention_patent", "cooperation_modes": ["transfer", "license"],
-               "price_cny": 1500000, "institution": "中国海洋大学", "district": "laoshan",
-               "published_at": "2024-05-01"}
-DEMAND = {"kind": "demand", "external_id": "HX-D-0042", "title": "冷链运输车厢高效隔热材料",
-          "description": "需求背景", "industry": "new_materials", "budget_min_cny": "500000.50",
-          "budget_max_cny": 2000000, "cooperation_modes": ["joint_development"], "min_trl": 5,
-          "enterprise": "青岛某冷链装备有限公司", "district": "西海岸新区", "deadline": "2026-12-31",
-          "challenge": False, "bounty_cny": None}
+ACHIEVEMENT = {
+    "kind": "achievement",
+    "external_id": "OUC-2024-017",
+    "title": "海藻酸钙复合医用敷料制备技术",
+    "summary": "可降解止血敷料",
+    "keywords": ["海藻酸盐"],
+    "industry": "marine_biomedicine",
+    "trl": 6,
+    "ip_type": "invention_patent",
+    "cooperation_modes": ["transfer", "license"],
+    "price_cny": 1500000,
+    "institution": "中国海洋大学",
+    "district": "laoshan",
+    "published_at": "2024-05-01",
+}
+DEMAND = {
+    "kind": "demand",
+    "external_id": "HX-D-0042",
+    "title": "冷链运输车厢高效隔热材料",
+    "description": "需求背景",
+    "industry": "new_materials",
+    "budget_min_cny": "500000.50",
+    "budget_max_cny": 2000000,
+    "cooperation_modes": ["joint_development"],
+    "min_trl": 5,
+    "enterprise": "青岛某冷链装备有限公司",
+    "district": "西海岸新区",
+    "deadline": "2026-12-31",
+    "challenge": False,
+    "bounty_cny": None,
+}
 
 
 def lines(*records) -> list[str]:
@@ -74,13 +95,17 @@ def test_import_changed_record_updates_in_place(app):
 
 
 def test_import_bad_lines_reported_with_line_numbers_and_others_saved(app):
-    payload = lines(ACHIEVEMENT) + ["{not json\n", "\n"] + lines(
-        {**DEMAND, "external_id": "D-2", "industry": "space_mining"},
-        {**DEMAND, "external_id": "D-3", "min_trl": 12, "budget_min_cny": 9, "budget_max_cny": 1},
-        {"kind": "patent", "external_id": "X"},
-        {**DEMAND, "external_id": "D-4", "title": ""},
-        {**DEMAND, "external_id": "D-5", "colour": "blue"},
-        DEMAND,
+    payload = (
+        lines(ACHIEVEMENT)
+        + ["{not json\n", "\n"]
+        + lines(
+            {**DEMAND, "external_id": "D-2", "industry": "space_mining"},
+            {**DEMAND, "external_id": "D-3", "min_trl": 12, "budget_min_cny": 9, "budget_max_cny": 1},
+            {"kind": "patent", "external_id": "X"},
+            {**DEMAND, "external_id": "D-4", "title": ""},
+            {**DEMAND, "external_id": "D-5", "colour": "blue"},
+            DEMAND,
+        )
     )
     report = import_lines(payload)
     rejected = {line.line: line for line in report.rejected}
@@ -97,8 +122,7 @@ def test_import_bad_lines_reported_with_line_numbers_and_others_saved(app):
 
 def test_import_all_or_nothing_saves_nothing_when_a_line_fails(app):
     import_lines(lines(ACHIEVEMENT))
-    report = import_lines(lines({**ACHIEVEMENT, "title": "改过的"}, {**DEMAND, "industry": "bad"}),
-                          all_or_nothing=True)
+    report = import_lines(lines({**ACHIEVEMENT, "title": "改过的"}, {**DEMAND, "industry": "bad"}), all_or_nothing=True)
     assert report.aborted and len(report.rejected) == 1
     assert db.session.scalar(select(Listing.title).filter_by(external_id="OUC-2024-017")) == ACHIEVEMENT["title"]
     assert count() == 1

@@ -95,6 +95,7 @@ def _published(owner, admin) -> Listing:
 
 # --- the happy path ---------------------------------------------------------------------------
 
+
 def test_create_listing_valid_values_saves_draft_in_owners_organisation(owner, draft):
     assert draft.status == S.DRAFT
     assert draft.owner_id == owner.id
@@ -211,17 +212,21 @@ def test_submit_archived_listing_goes_back_to_review(owner, admin):
 
 # --- illegal transitions and preconditions ----------------------------------------------------
 
-@pytest.mark.parametrize(("status", "action"), [
-    (S.DRAFT, "approve"),
-    (S.DRAFT, "reject"),
-    (S.DRAFT, "withdraw"),
-    (S.PUBLISHED, "withdraw"),
-    (S.PUBLISHED, "submit"),
-    (S.SUBMITTED, "submit"),
-    (S.REJECTED, "approve"),
-    (S.ARCHIVED, "archive"),
-    (S.ARCHIVED, "approve"),
-])
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (S.DRAFT, "approve"),
+        (S.DRAFT, "reject"),
+        (S.DRAFT, "withdraw"),
+        (S.PUBLISHED, "withdraw"),
+        (S.PUBLISHED, "submit"),
+        (S.SUBMITTED, "submit"),
+        (S.REJECTED, "approve"),
+        (S.ARCHIVED, "archive"),
+        (S.ARCHIVED, "approve"),
+    ],
+)
 def test_illegal_transition_raises_409_and_keeps_status(owner, admin, status, action):
     listing = make_listing("achievement", owner=owner, status=status)
     calls = {
@@ -292,6 +297,7 @@ def test_create_listing_wrong_role_is_denied(app):
 
 
 # --- revisions of published listings ----------------------------------------------------------
+
 
 def test_owner_edit_published_listing_stores_pending_changes(client, owner, admin):
     listing = _published(owner, admin)
@@ -383,6 +389,7 @@ def test_update_listing_unchanged_values_changes_nothing(owner, admin):
 
 # --- delete -----------------------------------------------------------------------------------
 
+
 def test_delete_draft_removes_it(owner, draft):
     services.delete_draft(owner, draft)
     db.session.commit()
@@ -404,19 +411,23 @@ def test_delete_non_draft_is_refused_with_409(owner, status):
 
 # --- validation -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kind", "changes", "field", "message"), [
-    ("achievement", {"industry": "underwater_basket_weaving"}, "industry", "未知的产业领域代码"),
-    ("achievement", {"trl": "0"}, "trl", "技术成熟度应为 1–9 的整数"),
-    ("achievement", {"trl": "10"}, "trl", "技术成熟度应为 1–9 的整数"),
-    ("achievement", {"trl": "5.5"}, "trl", "技术成熟度应为 1–9 的整数"),
-    ("achievement", {"cooperation_modes": ["transfer", "barter"]}, "cooperation_modes", "未知的合作方式：barter"),
-    ("achievement", {"title": ""}, "title", "此项为必填项"),
-    ("achievement", {"title": "   "}, "title", "此项为必填项"),
-    ("achievement", {"price_cny": "-1"}, "price_cny", "金额不能为负数"),
-    ("demand", {"budget_min_cny": "600000", "budget_max_cny": "500000"}, "budget_max_cny", "预算上限不能低于下限"),
-    ("demand", {"min_trl": "10"}, "min_trl", "技术成熟度应为 1–9 的整数"),
-    ("demand", {"description": ""}, "description", "此项为必填项"),
-])
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "field", "message"),
+    [
+        ("achievement", {"industry": "underwater_basket_weaving"}, "industry", "未知的产业领域代码"),
+        ("achievement", {"trl": "0"}, "trl", "技术成熟度应为 1–9 的整数"),
+        ("achievement", {"trl": "10"}, "trl", "技术成熟度应为 1–9 的整数"),
+        ("achievement", {"trl": "5.5"}, "trl", "技术成熟度应为 1–9 的整数"),
+        ("achievement", {"cooperation_modes": ["transfer", "barter"]}, "cooperation_modes", "未知的合作方式：barter"),
+        ("achievement", {"title": ""}, "title", "此项为必填项"),
+        ("achievement", {"title": "   "}, "title", "此项为必填项"),
+        ("achievement", {"price_cny": "-1"}, "price_cny", "金额不能为负数"),
+        ("demand", {"budget_min_cny": "600000", "budget_max_cny": "500000"}, "budget_max_cny", "预算上限不能低于下限"),
+        ("demand", {"min_trl": "10"}, "min_trl", "技术成熟度应为 1–9 的整数"),
+        ("demand", {"description": ""}, "description", "此项为必填项"),
+    ],
+)
 def test_create_listing_invalid_field_raises_listing_invalid_keyed_by_field(app, kind, changes, field, message):
     owner = make_user("researcher" if kind == "achievement" else "enterprise")
     raw = (_achievement_raw if kind == "achievement" else _demand_raw)(**changes)
@@ -449,22 +460,25 @@ def test_update_listing_invalid_value_raises_and_keeps_listing(owner, draft):
 def _field_group(page: str, field_id: str) -> str:
     start = page.rindex("<", 0, page.index(f'id="{field_id}"'))
     end = page.find('<div class="mb-3">', start)
-    return page[start:end if end != -1 else None]
+    return page[start : end if end != -1 else None]
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.mark.parametrize(("kind", "changes", "field", "message"), [
-    ("achievement", {"title": ""}, "title", "此项为必填项"),
-    ("achievement", {"summary": ""}, "summary", "此项为必填项"),
-    ("achievement", {"industry": "underwater_basket_weaving"}, "industry", None),
-    ("achievement", {"trl": "0"}, "trl", None),
-    ("achievement", {"trl": "10"}, "trl", None),
-    ("achievement", {"cooperation_modes": ["barter"]}, "cooperation_modes", "未知的合作方式：barter"),
-    ("demand", {"budget_min_cny": "600000", "budget_max_cny": "500000"}, "budget_max_cny", "预算上限不能低于下限"),
-    ("demand", {"min_trl": "10"}, "min_trl", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "changes", "field", "message"),
+    [
+        ("achievement", {"title": ""}, "title", "此项为必填项"),
+        ("achievement", {"summary": ""}, "summary", "此项为必填项"),
+        ("achievement", {"industry": "underwater_basket_weaving"}, "industry", None),
+        ("achievement", {"trl": "0"}, "trl", None),
+        ("achievement", {"trl": "10"}, "trl", None),
+        ("achievement", {"cooperation_modes": ["barter"]}, "cooperation_modes", "未知的合作方式：barter"),
+        ("demand", {"budget_min_cny": "600000", "budget_max_cny": "500000"}, "budget_max_cny", "预算上限不能低于下限"),
+        ("demand", {"min_trl": "10"}, "min_trl", None),
+    ],
+)
 def test_listing_form_invalid_field_shows_chinese_error_beside_field(client, kind, changes, field, message):
     owner = make_user("researcher" if kind == "achievement" else "enterprise")
     login(client, owner)
@@ -493,6 +507,7 @@ def test_listing_form_invalid_values_are_kept_in_the_form(client):
 
 
 # --- views and favourites ---------------------------------------------------------------------
+
 
 def _views(listing_id: int) -> int:
     return _reload(listing_id).view_count
@@ -571,6 +586,7 @@ def test_favourite_draft_is_404(client, owner):
 
 # --- public browsing --------------------------------------------------------------------------
 
+
 @pytest.fixture
 def catalogue(app):
     """Published achievements and demands with distinct attributes, plus unpublished ones that must stay hidden."""
@@ -578,33 +594,102 @@ def catalogue(app):
     enterprise = make_user("enterprise")
     now = utcnow()
     listings = {
-        "A1": make_listing("achievement", owner=researcher, title="水下机器人导航模块", summary="适用于深海探测。",
-                           industry="marine_equipment", district="laoshan", cooperation_modes=["transfer"],
-                           trl=3, price_cny=Decimal("50000"), published_at=now - timedelta(days=3), view_count=5),
-        "A2": make_listing("achievement", owner=researcher, title="石墨烯防腐涂层", summary="重防腐。",
-                           industry="new_materials", district="huangdao", cooperation_modes=["license", "equity"],
-                           trl=7, price_cny=Decimal("2000000"), published_at=now - timedelta(days=2), view_count=50),
-        "A3": make_listing("achievement", owner=researcher, title="船舶分段焊接工艺", summary="自动化焊接。",
-                           industry="marine_equipment", district="jimo", cooperation_modes=["joint_development"],
-                           keywords=["激光焊接"], trl=9, price_cny=None, published_at=now - timedelta(days=1),
-                           view_count=1),
-        "D1": make_listing("demand", owner=enterprise, title="注塑件视觉质检需求", description="在线检测。",
-                           industry="artificial_intelligence", district="chengyang", cooperation_modes=["service"],
-                           min_trl=4, budget_min_cny=Decimal("100000"), budget_max_cny=Decimal("500000"),
-                           challenge=True, bounty_cny=Decimal("300000"), published_at=now - timedelta(days=2),
-                           deadline=(now + timedelta(days=30)).date()),
-        "D2": make_listing("demand", owner=enterprise, title="海工钢防腐涂料需求", description="耐盐雾。",
-                           industry="new_materials", district="huangdao", cooperation_modes=["transfer"],
-                           min_trl=7, budget_min_cny=Decimal("1000000"), budget_max_cny=Decimal("3000000"),
-                           published_at=now - timedelta(days=1), deadline=(now + timedelta(days=10)).date()),
+        "A1": make_listing(
+            "achievement",
+            owner=researcher,
+            title="水下机器人导航模块",
+            summary="适用于深海探测。",
+            industry="marine_equipment",
+            district="laoshan",
+            cooperation_modes=["transfer"],
+            trl=3,
+            price_cny=Decimal("50000"),
+            published_at=now - timedelta(days=3),
+            view_count=5,
+        ),
+        "A2": make_listing(
+            "achievement",
+            owner=researcher,
+            title="石墨烯防腐涂层",
+            summary="重防腐。",
+            industry="new_materials",
+            district="huangdao",
+            cooperation_modes=["license", "equity"],
+            trl=7,
+            price_cny=Decimal("2000000"),
+            published_at=now - timedelta(days=2),
+            view_count=50,
+        ),
+        "A3": make_listing(
+            "achievement",
+            owner=researcher,
+            title="船舶分段焊接工艺",
+            summary="自动化焊接。",
+            industry="marine_equipment",
+            district="jimo",
+            cooperation_modes=["joint_development"],
+            keywords=["激光焊接"],
+            trl=9,
+            price_cny=None,
+            published_at=now - timedelta(days=1),
+            view_count=1,
+        ),
+        "D1": make_listing(
+            "demand",
+            owner=enterprise,
+            title="注塑件视觉质检需求",
+            description="在线检测。",
+            industry="artificial_intelligence",
+            district="chengyang",
+            cooperation_modes=["service"],
+            min_trl=4,
+            budget_min_cny=Decimal("100000"),
+            budget_max_cny=Decimal("500000"),
+            challenge=True,
+            bounty_cny=Decimal("300000"),
+            published_at=now - timedelta(days=2),
+            deadline=(now + timedelta(days=30)).date(),
+        ),
+        "D2": make_listing(
+            "demand",
+            owner=enterprise,
+            title="海工钢防腐涂料需求",
+            description="耐盐雾。",
+            industry="new_materials",
+            district="huangdao",
+            cooperation_modes=["transfer"],
+            min_trl=7,
+            budget_min_cny=Decimal("1000000"),
+            budget_max_cny=Decimal("3000000"),
+            published_at=now - timedelta(days=1),
+            deadline=(now + timedelta(days=10)).date(),
+        ),
     }
     for status in (S.DRAFT, S.SUBMITTED, S.REJECTED, S.ARCHIVED):
-        make_listing("achievement", owner=researcher, status=status, title=f"未公开成果{status}",
-                     industry="marine_equipment", district="laoshan", cooperation_modes=["transfer"], trl=3,
-                     price_cny=Decimal("50000"), summary="适用于深海探测。")
-        make_listing("demand", owner=enterprise, status=status, title=f"未公开需求{status}",
-                     industry="artificial_intelligence", cooperation_modes=["service"], min_trl=4,
-                     budget_min_cny=Decimal("100000"), budget_max_cny=Decimal("500000"), challenge=True)
+        make_listing(
+            "achievement",
+            owner=researcher,
+            status=status,
+            title=f"未公开成果{status}",
+            industry="marine_equipment",
+            district="laoshan",
+            cooperation_modes=["transfer"],
+            trl=3,
+            price_cny=Decimal("50000"),
+            summary="适用于深海探测。",
+        )
+        make_listing(
+            "demand",
+            owner=enterprise,
+            status=status,
+            title=f"未公开需求{status}",
+            industry="artificial_intelligence",
+            cooperation_modes=["service"],
+            min_trl=4,
+            budget_min_cny=Decimal("100000"),
+            budget_max_cny=Decimal("500000"),
+            challenge=True,
+        )
     return {key: listing.title for key, listing in listings.items()}
 
 
@@ -613,36 +698,39 @@ HIDDEN = [
 ]
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/achievements", {"A1", "A2", "A3"}),
-    ("/achievements?industry=marine_equipment", {"A1", "A3"}),
-    ("/achievements?district=huangdao", {"A2"}),
-    ("/achievements?mode=license", {"A2"}),
-    ("/achievements?mode=transfer", {"A1"}),
-    ("/achievements?trl_min=5", {"A2", "A3"}),
-    ("/achievements?trl_max=5", {"A1"}),
-    ("/achievements?trl_min=6&trl_max=8", {"A2"}),
-    ("/achievements?amount_min=10", {"A2"}),
-    ("/achievements?amount_max=10", {"A1"}),
-    ("/achievements?amount_min=5&amount_max=5", {"A1"}),
-    ("/achievements?q=石墨烯", {"A2"}),
-    ("/achievements?q=深海", {"A1"}),
-    ("/achievements?q=激光焊接", {"A3"}),
-    ("/achievements?industry=marine_equipment&trl_min=5", {"A3"}),
-    ("/achievements?industry=not_a_code", {"A1", "A2", "A3"}),
-    ("/achievements?trl_min=0&amount_min=abc", {"A1", "A2", "A3"}),
-    ("/demands", {"D1", "D2"}),
-    ("/demands?industry=new_materials", {"D2"}),
-    ("/demands?district=chengyang", {"D1"}),
-    ("/demands?mode=service", {"D1"}),
-    ("/demands?trl_min=5", {"D2"}),
-    ("/demands?trl_max=5", {"D1"}),
-    ("/demands?amount_min=60", {"D2"}),
-    ("/demands?amount_max=20", {"D1"}),
-    ("/demands?amount_min=40&amount_max=120", {"D1", "D2"}),
-    ("/demands?challenge=1", {"D1"}),
-    ("/demands?q=防腐", {"D2"}),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/achievements", {"A1", "A2", "A3"}),
+        ("/achievements?industry=marine_equipment", {"A1", "A3"}),
+        ("/achievements?district=huangdao", {"A2"}),
+        ("/achievements?mode=license", {"A2"}),
+        ("/achievements?mode=transfer", {"A1"}),
+        ("/achievements?trl_min=5", {"A2", "A3"}),
+        ("/achievements?trl_max=5", {"A1"}),
+        ("/achievements?trl_min=6&trl_max=8", {"A2"}),
+        ("/achievements?amount_min=10", {"A2"}),
+        ("/achievements?amount_max=10", {"A1"}),
+        ("/achievements?amount_min=5&amount_max=5", {"A1"}),
+        ("/achievements?q=石墨烯", {"A2"}),
+        ("/achievements?q=深海", {"A1"}),
+        ("/achievements?q=激光焊接", {"A3"}),
+        ("/achievements?industry=marine_equipment&trl_min=5", {"A3"}),
+        ("/achievements?industry=not_a_code", {"A1", "A2", "A3"}),
+        ("/achievements?trl_min=0&amount_min=abc", {"A1", "A2", "A3"}),
+        ("/demands", {"D1", "D2"}),
+        ("/demands?industry=new_materials", {"D2"}),
+        ("/demands?district=chengyang", {"D1"}),
+        ("/demands?mode=service", {"D1"}),
+        ("/demands?trl_min=5", {"D2"}),
+        ("/demands?trl_max=5", {"D1"}),
+        ("/demands?amount_min=60", {"D2"}),
+        ("/demands?amount_max=20", {"D1"}),
+        ("/demands?amount_min=40&amount_max=120", {"D1", "D2"}),
+        ("/demands?challenge=1", {"D1"}),
+        ("/demands?q=防腐", {"D2"}),
+    ],
+)
 def test_browse_filter_returns_matching_published_listings(client, catalogue, path, expected):
     response = client.get(path)
 
@@ -654,15 +742,18 @@ def test_browse_filter_returns_matching_published_listings(client, catalogue, pa
     assert not [title for title in HIDDEN if title in page]
 
 
-@pytest.mark.parametrize(("path", "order"), [
-    ("/achievements", ["A3", "A2", "A1"]),
-    ("/achievements?sort=newest", ["A3", "A2", "A1"]),
-    ("/achievements?sort=price_asc", ["A1", "A2", "A3"]),
-    ("/achievements?sort=price_desc", ["A2", "A1", "A3"]),
-    ("/demands?sort=budget_desc", ["D2", "D1"]),
-    ("/demands?sort=deadline", ["D2", "D1"]),
-    ("/demands?sort=newest", ["D2", "D1"]),
-])
+@pytest.mark.parametrize(
+    ("path", "order"),
+    [
+        ("/achievements", ["A3", "A2", "A1"]),
+        ("/achievements?sort=newest", ["A3", "A2", "A1"]),
+        ("/achievements?sort=price_asc", ["A1", "A2", "A3"]),
+        ("/achievements?sort=price_desc", ["A2", "A1", "A3"]),
+        ("/demands?sort=budget_desc", ["D2", "D1"]),
+        ("/demands?sort=deadline", ["D2", "D1"]),
+        ("/demands?sort=newest", ["D2", "D1"]),
+    ],
+)
 def test_browse_sort_orders_listings(client, catalogue, path, order):
     page = client.get(path).get_data(as_text=True)
 

@@ -18,16 +18,27 @@ def test_listing_changed_fires_for_every_write_path_with_the_action(app):
 
     researcher, admin = make_user("researcher"), make_user("admin", org=None)
     with listing_changed.connected_to(receiver):
-        listing = services.create_listing(researcher, "achievement", {
-            "title": "海水淡化反渗透膜", "summary": "高通量抗污染", "industry": "seawater_ocean_energy"})
+        listing = services.create_listing(
+            researcher,
+            "achievement",
+            {"title": "海水淡化反渗透膜", "summary": "高通量抗污染", "industry": "seawater_ocean_energy"},
+        )
         services.submit(researcher, listing)
         services.approve(admin, listing)
-        services.update_listing(researcher, listing, {
-            "title": "海水淡化反渗透膜（二代）", "summary": "高通量抗污染", "industry": "seawater_ocean_energy"})
+        services.update_listing(
+            researcher,
+            listing,
+            {"title": "海水淡化反渗透膜（二代）", "summary": "高通量抗污染", "industry": "seawater_ocean_energy"},
+        )
         services.approve(admin, listing)
         services.archive(researcher, listing)
-        record = {"kind": "demand", "external_id": "D-1", "title": "浓盐水处理", "description": "零排放",
-                  "industry": "green_low_carbon"}
+        record = {
+            "kind": "demand",
+            "external_id": "D-1",
+            "title": "浓盐水处理",
+            "description": "零排放",
+            "industry": "green_low_carbon",
+        }
         import_lines([json.dumps(record, ensure_ascii=False)])
     actions = [action for _, action in seen]
     assert actions == ["created", "submitted", "approved", "revision_submitted", "approved", "archived", "imported"]

@@ -24,24 +24,58 @@ def index_with_vectors():
 def marketplace_data(app):
     listings = {
         "insulation": make_listing(
-            "achievement", title="冷链运输车厢高效隔热材料", external_id="A-INS", trl=7,
-            summary="气凝胶复合隔热板，导热系数低于0.02 W/(m·K)，用于冷藏车厢保温", keywords=["隔热", "冷链", "气凝胶"],
-            industry="new_materials", price_cny=1_500_000, cooperation_modes=["license"], district="huangdao"),
+            "achievement",
+            title="冷链运输车厢高效隔热材料",
+            external_id="A-INS",
+            trl=7,
+            summary="气凝胶复合隔热板，导热系数低于0.02 W/(m·K)，用于冷藏车厢保温",
+            keywords=["隔热", "冷链", "气凝胶"],
+            industry="new_materials",
+            price_cny=1_500_000,
+            cooperation_modes=["license"],
+            district="huangdao",
+        ),
         "insulation_lab": make_listing(
-            "achievement", title="冷藏车厢用真空绝热板", external_id="A-LAB", trl=3,
-            summary="真空绝热板实验室样品，车厢隔热性能提升40%", keywords=["隔热", "真空绝热板"],
-            industry="new_materials", price_cny=300_000),
+            "achievement",
+            title="冷藏车厢用真空绝热板",
+            external_id="A-LAB",
+            trl=3,
+            summary="真空绝热板实验室样品，车厢隔热性能提升40%",
+            keywords=["隔热", "真空绝热板"],
+            industry="new_materials",
+            price_cny=300_000,
+        ),
         "dressing": make_listing(
-            "achievement", title="海藻酸盐医用敷料制备技术", external_id="A-DRS", trl=6,
-            summary="可降解止血敷料，用于创面修复", keywords=["海藻酸盐", "敷料"], industry="marine_biomedicine"),
+            "achievement",
+            title="海藻酸盐医用敷料制备技术",
+            external_id="A-DRS",
+            trl=6,
+            summary="可降解止血敷料，用于创面修复",
+            keywords=["海藻酸盐", "敷料"],
+            industry="marine_biomedicine",
+        ),
         "ballast": make_listing(
-            "achievement", title="船舶压载水处理系统", external_id="A-BAL", trl=8,
-            summary="紫外加过氧化氢高级氧化，低盐度水域达标", keywords=["压载水"], industry="marine_equipment"),
+            "achievement",
+            title="船舶压载水处理系统",
+            external_id="A-BAL",
+            trl=8,
+            summary="紫外加过氧化氢高级氧化，低盐度水域达标",
+            keywords=["压载水"],
+            industry="marine_equipment",
+        ),
         "demand": make_listing(
-            "demand", title="冷链物流车厢保温改造", external_id="D-COLD", min_trl=6,
+            "demand",
+            title="冷链物流车厢保温改造",
+            external_id="D-COLD",
+            min_trl=6,
             description="冷藏车夏季车厢温度波动大，能耗高，需要更好的车厢隔热材料，导热系数越低越好。",
-            keywords=["冷链", "保温"], industry="new_materials", budget_min_cny=500_000, budget_max_cny=2_000_000,
-            cooperation_modes=["license", "transfer"], district="huangdao"),
+            keywords=["冷链", "保温"],
+            industry="new_materials",
+            budget_min_cny=500_000,
+            budget_max_cny=2_000_000,
+            cooperation_modes=["license", "transfer"],
+            district="huangdao",
+        ),
     }
     index_with_vectors()
     return listings
@@ -123,10 +157,18 @@ def test_demand_vector_is_stored_in_query_mode(marketplace_data):
 
 
 def test_a_lone_unrelated_listing_is_not_scored_as_a_strong_match(app):
-    demand = make_listing("demand", title="冷链物流车厢保温改造", description="冷藏车车厢隔热材料，导热系数越低越好。",
-                          industry="new_materials")
-    make_listing("achievement", title="船舶压载水处理系统", summary="紫外加过氧化氢高级氧化，低盐度水域达标",
-                 industry="marine_equipment")
+    demand = make_listing(
+        "demand",
+        title="冷链物流车厢保温改造",
+        description="冷藏车车厢隔热材料，导热系数越低越好。",
+        industry="new_materials",
+    )
+    make_listing(
+        "achievement",
+        title="船舶压载水处理系统",
+        summary="紫外加过氧化氢高级氧化，低盐度水域达标",
+        industry="marine_equipment",
+    )
     index_with_vectors()
     [only] = matching.matches_for(demand, limit=5)
     assert only.score < 30  # first of one, but nothing in common

@@ -22,15 +22,31 @@ from search.backends import BackendUnavailable
 from tests.factories import login, make_listing, make_user
 
 COLD_CHAIN_DEMAND = dict(
-    title="冷链物流车厢保温改造", min_trl=6, keywords=["冷链", "保温"], industry="new_materials",
+    title="冷链物流车厢保温改造",
+    min_trl=6,
+    keywords=["冷链", "保温"],
+    industry="new_materials",
     description="冷藏车夏季车厢温度波动大，能耗高，需要更好的车厢隔热材料，导热系数越低越好。",
-    budget_min_cny=500_000, budget_max_cny=2_000_000, cooperation_modes=["license"])
+    budget_min_cny=500_000,
+    budget_max_cny=2_000_000,
+    cooperation_modes=["license"],
+)
 INSULATION = dict(
-    title="冷链运输车厢高效隔热材料", trl=7, keywords=["隔热", "冷链", "气凝胶"], industry="new_materials",
-    summary="气凝胶复合隔热板，导热系数低于0.02 W/(m·K)，用于冷藏车厢保温", price_cny=1_500_000,
-    cooperation_modes=["license"])
-UNRELATED = dict(title="船舶压载水处理系统", trl=8, keywords=["压载水"], industry="marine_equipment",
-                 summary="紫外加过氧化氢高级氧化，低盐度水域达标")
+    title="冷链运输车厢高效隔热材料",
+    trl=7,
+    keywords=["隔热", "冷链", "气凝胶"],
+    industry="new_materials",
+    summary="气凝胶复合隔热板，导热系数低于0.02 W/(m·K)，用于冷藏车厢保温",
+    price_cny=1_500_000,
+    cooperation_modes=["license"],
+)
+UNRELATED = dict(
+    title="船舶压载水处理系统",
+    trl=8,
+    keywords=["压载水"],
+    industry="marine_equipment",
+    summary="紫外加过氧化氢高级氧化，低盐度水域达标",
+)
 
 
 def index_everything():
@@ -79,8 +95,10 @@ def test_approval_queues_an_announcing_scan_in_the_same_transaction(people):
 
 
 def test_imports_queue_quiet_scans_and_drafts_none(people):
-    line = ('{"kind": "achievement", "external_id": "IMP-1", "title": "深远海养殖工船水质监测", '
-            '"summary": "在线监测", "industry": "marine_equipment", "trl": 6}')
+    line = (
+        '{"kind": "achievement", "external_id": "IMP-1", "title": "深远海养殖工船水质监测", '
+        '"summary": "在线监测", "industry": "marine_equipment", "trl": 6}'
+    )
     report = import_lines([line], people["admin"])
     db.session.commit()
     assert report.created == 1
@@ -101,13 +119,24 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
     assert (report.scanned, report.pairs, report.notified) == (1, 1, 1)
     pair = db.session.scalar(select(MatchPair))
     assert (pair.demand_id, pair.achievement_id, pair.score, pair.status) == (
-        published_demand.id, achievement.id, strong, PairStatus.NEW)
+        published_demand.id,
+        achievement.id,
+        strong,
+        PairStatus.NEW,
+    )
     assert {reason["code"] for reason in pair.reasons} >= {"trl_ok", "industry_same"}
-    inbox = {n.user_id: n for n in db.session.scalars(select(Notification).where(
-        Notification.kind.in_(["strong_match_achievement", "matches_found"])))}
+    inbox = {
+        n.user_id: n
+        for n in db.session.scalars(
+            select(Notification).where(Notification.kind.in_(["strong_match_achievement", "matches_found"]))
+        )
+    }
     assert inbox[people["enterprise"].id].kind == "strong_match_achievement"
-    assert inbox[people["enterprise"].id].params == {"title": achievement.title, "mine": published_demand.title,
-                                                     "score": strong}
+    assert inbox[people["enterprise"].id].params == {
+        "title": achievement.title,
+        "mine": published_demand.title,
+        "score": strong,
+    }
     assert inbox[people["enterprise"].id].link == f"/listings/{achievement.id}"
     assert inbox[people["researcher"].id].kind == "matches_found"
     assert scans() == []
@@ -116,8 +145,9 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
     services.queue_all_published(announce=True)
     assert services.run_scans().notified == 0
     assert db.session.scalar(select(MatchPair.score)) == strong
-    assert len(db.session.scalars(select(Notification).where(Notification.kind == "strong_match_achievement"))
-               .all()) == 1
+    assert (
+        len(db.session.scalars(select(Notification).where(Notification.kind == "strong_match_achievement")).all()) == 1
+    )
 
 
 def test_weak_matches_make_no_pair_and_no_alert(app, people, published_demand):
@@ -159,8 +189,9 @@ def test_scan_backs_off_while_search_is_down_and_loses_nothing(app, people, publ
 
 
 def test_worker_runs_index_scan_and_alerts_in_order(app, people, published_demand, mail_outbox):
-    app.config.update(MATCH_PAIR_MIN_SCORE=0, MATCH_ALERT_MIN_SCORE=0, PUBLIC_URL="https://tech.qingdao.example",
-                      SERVER_NAME=None)  # as in production: the worker's links come from PUBLIC_URL
+    app.config.update(
+        MATCH_PAIR_MIN_SCORE=0, MATCH_ALERT_MIN_SCORE=0, PUBLIC_URL="https://tech.qingdao.example", SERVER_NAME=None
+    )  # as in production: the worker's links come from PUBLIC_URL
     achievement = publish_by_review(people, **INSULATION)
     reports = run_once()
     assert reports["search-sync"].indexed == 1
@@ -211,8 +242,10 @@ def test_broker_sees_pairs_with_reasons_and_follows_one_up(client, people, pair)
     db.session.expire_all()
     followed = db.session.get(MatchPair, pair.id)
     assert (followed.status, followed.handled_by_id) == (PairStatus.FOLLOWING, people["broker"].id)
-    assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.object_type == "match_pairs")) \
+    assert (
+        db.session.scalar(select(AuditEvent.action).where(AuditEvent.object_type == "match_pairs"))
         == "match_pair.follow"
+    )
     assert pair.demand.title not in client.get("/matchmaking/").get_data(as_text=True)
     assert pair.demand.title in client.get("/matchmaking/?status=following").get_data(as_text=True)
 

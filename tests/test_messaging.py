@@ -90,8 +90,9 @@ def test_owner_reply_notifies_asker_and_shows_as_bubbles(app, owner, asker, list
     response = owner_client.post(f"/messages/{thread.id}", data={"body": "续航约 180 天。"})
 
     assert response.status_code == 302
-    reply_notice = db.session.scalars(select(Notification).where(
-        Notification.user_id == asker.id, Notification.kind == "inquiry_reply")).one()
+    reply_notice = db.session.scalars(
+        select(Notification).where(Notification.user_id == asker.id, Notification.kind == "inquiry_reply")
+    ).one()
     assert reply_notice.params["excerpt"] == "续航约 180 天。"
     html = asker_client.get(f"/messages/{thread.id}").get_data(as_text=True)
     assert "续航约 180 天。" in html and "请问浮标的续航时间是多少？" in html
@@ -129,8 +130,9 @@ def test_thread_for_anonymous_redirects_to_login(app, client, asker, listing):
 def test_inquiry_on_own_listing_is_refused(app, owner, listing):
     client = client_for(app, owner)
 
-    html = client.post(f"/messages/ask/{listing.id}", data={"body": "自问自答"},
-                       follow_redirects=True).get_data(as_text=True)
+    html = client.post(f"/messages/ask/{listing.id}", data={"body": "自问自答"}, follow_redirects=True).get_data(
+        as_text=True
+    )
 
     assert "不能咨询自己发布的信息" in html
     assert db.session.scalar(select(func.count()).select_from(InquiryThread)) == 0

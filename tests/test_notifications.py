@@ -29,8 +29,11 @@ def notify(user, title="深海传感器", link="/listings/1") -> Notification:
 
 
 def unread_ids(user) -> set[int]:
-    return set(db.session.scalars(select(Notification.id).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))))
+    return set(
+        db.session.scalars(
+            select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+    )
 
 
 def test_notify_sends_email_only_after_commit(app, alice, mail_outbox):

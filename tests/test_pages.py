@@ -26,28 +26,64 @@ def site(app):
     pending = make_user("investor", verified=False)
     researcher, enterprise, admin = users["researcher"], users["enterprise"], users["admin"]
 
-    achievement = listing_services.create_listing(researcher, "achievement", {
-        "title": "深远海养殖工船水质监测系统", "summary": "多参数在线监测。", "industry": "marine_equipment",
-        "trl": "7", "price_cny": "1500000", "cooperation_modes": ["transfer", "license"], "keywords": "水质，监测",
-    })
+    achievement = listing_services.create_listing(
+        researcher,
+        "achievement",
+        {
+            "title": "深远海养殖工船水质监测系统",
+            "summary": "多参数在线监测。",
+            "industry": "marine_equipment",
+            "trl": "7",
+            "price_cny": "1500000",
+            "cooperation_modes": ["transfer", "license"],
+            "keywords": "水质，监测",
+        },
+    )
     listing_services.submit(researcher, achievement)
     listing_services.approve(admin, achievement)
-    demand = listing_services.create_listing(enterprise, "demand", {
-        "title": "家电钣金件视觉检测需求", "description": "检测划痕与凹坑。", "industry": "smart_appliances",
-        "min_trl": "5", "budget_min_cny": "200000", "budget_max_cny": "800000",
-    })
+    demand = listing_services.create_listing(
+        enterprise,
+        "demand",
+        {
+            "title": "家电钣金件视觉检测需求",
+            "description": "检测划痕与凹坑。",
+            "industry": "smart_appliances",
+            "min_trl": "5",
+            "budget_min_cny": "200000",
+            "budget_max_cny": "800000",
+        },
+    )
     listing_services.submit(enterprise, demand)
     listing_services.approve(admin, demand)
-    challenge = make_listing("demand", owner=enterprise, title="氢燃料电池双极板揭榜", challenge=True,
-                             bounty_cny=Decimal("5000000"), budget_min_cny=Decimal("1000000"),
-                             budget_max_cny=Decimal("6000000"), industry="hydrogen_storage",
-                             deadline=(utcnow() + timedelta(days=60)).date())
-    draft = listing_services.create_listing(researcher, "achievement", {
-        "title": "尚未提交的草稿成果", "summary": "草稿。", "industry": "new_materials",
-    })
-    submitted = listing_services.create_listing(researcher, "achievement", {
-        "title": "等待审核的成果", "summary": "待审。", "industry": "aerospace",
-    })
+    challenge = make_listing(
+        "demand",
+        owner=enterprise,
+        title="氢燃料电池双极板揭榜",
+        challenge=True,
+        bounty_cny=Decimal("5000000"),
+        budget_min_cny=Decimal("1000000"),
+        budget_max_cny=Decimal("6000000"),
+        industry="hydrogen_storage",
+        deadline=(utcnow() + timedelta(days=60)).date(),
+    )
+    draft = listing_services.create_listing(
+        researcher,
+        "achievement",
+        {
+            "title": "尚未提交的草稿成果",
+            "summary": "草稿。",
+            "industry": "new_materials",
+        },
+    )
+    submitted = listing_services.create_listing(
+        researcher,
+        "achievement",
+        {
+            "title": "等待审核的成果",
+            "summary": "待审。",
+            "industry": "aerospace",
+        },
+    )
     listing_services.submit(researcher, submitted)
     for n in range(3):
         make_listing("achievement", title=f"批量导入成果{n}", price_cny=Decimal(10_000 * (n + 1)), trl=n + 2)
@@ -57,9 +93,15 @@ def site(app):
     listing_services.toggle_favourite(researcher, demand)
     db.session.commit()
     return {
-        "users": users, "pending_org": pending.organisation.name,
-        "ids": {"achievement": achievement.id, "demand": demand.id, "challenge": challenge.id,
-                "draft": draft.id, "submitted": submitted.id},
+        "users": users,
+        "pending_org": pending.organisation.name,
+        "ids": {
+            "achievement": achievement.id,
+            "demand": demand.id,
+            "challenge": challenge.id,
+            "draft": draft.id,
+            "submitted": submitted.id,
+        },
     }
 
 
@@ -71,14 +113,20 @@ ORG_ADMINS = ("researcher", "enterprise", "service_provider", "investor", "admin
 PAGES = [
     ("/", PUBLIC, "深远海养殖工船水质监测系统"),
     ("/achievements", PUBLIC, "深远海养殖工船水质监测系统"),
-    ("/achievements?industry=marine_equipment&trl_min=6&trl_max=9&amount_min=100&sort=price_desc", PUBLIC,
-     "深远海养殖工船水质监测系统"),
+    (
+        "/achievements?industry=marine_equipment&trl_min=6&trl_max=9&amount_min=100&sort=price_desc",
+        PUBLIC,
+        "深远海养殖工船水质监测系统",
+    ),
     ("/achievements?q=不存在的关键词", PUBLIC, "没有符合条件的信息"),
     ("/achievements?page=99", PUBLIC, None),
     ("/demands", PUBLIC, "家电钣金件视觉检测需求"),
     ("/demands?challenge=1&sort=deadline", PUBLIC, "氢燃料电池双极板揭榜"),
-    ("/demands?industry=smart_appliances&amount_min=30&amount_max=100&mode=&sort=budget_desc", PUBLIC,
-     "家电钣金件视觉检测需求"),
+    (
+        "/demands?industry=smart_appliances&amount_min=30&amount_max=100&mode=&sort=budget_desc",
+        PUBLIC,
+        "家电钣金件视觉检测需求",
+    ),
     ("/listings/{achievement}", PUBLIC, "150万元"),
     ("/listings/{demand}", PUBLIC, "20万元 – 80万元"),
     ("/listings/{challenge}", PUBLIC, "500万元"),
@@ -154,6 +202,7 @@ def test_page_other_users_content_is_not_listed(client, site, path):
 
 # --- error pages ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/no-such-page", "/listings/999999", "/listings/999999/edit"])
 def test_error_page_missing_is_404_in_chinese(client, app, path):
     login(client, make_user("admin", org=None))
@@ -194,6 +243,7 @@ def test_error_page_wrong_method_is_405_in_chinese(client, app):
 
 
 # --- language ---------------------------------------------------------------------------------
+
 
 def _html_lang(page: str) -> str:
     match = re.search(r'<html lang="([^"]+)"', page)
@@ -243,22 +293,26 @@ def test_lang_switch_redirects_back_only_to_referrer(client, app):
 
 # --- money ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("amount", "shown"), [
-    (None, "面议"),
-    (0, "0元"),
-    (Decimal("0.50"), "0.5元"),
-    (9_999, "9,999元"),
-    (Decimal("9999.99"), "9,999.99元"),
-    (10_000, "1万元"),
-    (15_000, "1.5万元"),
-    (Decimal("12345.67"), "1.23万元"),
-    (1_500_000, "150万元"),
-    (99_994_999, "9,999.5万元"),
-    (99_999_999, "1亿元"),  # rounds to 10,000万: must read as 1亿, not "10,000万元"
-    (100_000_000, "1亿元"),
-    (150_000_000, "1.5亿元"),
-    (Decimal("123456789012"), "1,234.57亿元"),
-])
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        (None, "面议"),
+        (0, "0元"),
+        (Decimal("0.50"), "0.5元"),
+        (9_999, "9,999元"),
+        (Decimal("9999.99"), "9,999.99元"),
+        (10_000, "1万元"),
+        (15_000, "1.5万元"),
+        (Decimal("12345.67"), "1.23万元"),
+        (1_500_000, "150万元"),
+        (99_994_999, "9,999.5万元"),
+        (99_999_999, "1亿元"),  # rounds to 10,000万: must read as 1亿, not "10,000万元"
+        (100_000_000, "1亿元"),
+        (150_000_000, "1.5亿元"),
+        (Decimal("123456789012"), "1,234.57亿元"),
+    ],
+)
 def test_format_money_amount_shows_chinese_units(app, amount, shown):
     assert format_money(amount) == shown
 
@@ -267,12 +321,15 @@ def test_format_money_none_with_custom_negotiable_text(app):
     assert format_money(None, negotiable="价格面谈") == "价格面谈"
 
 
-@pytest.mark.parametrize(("low", "high", "shown"), [
-    (None, None, "面议"),
-    (None, 500_000, "不超过50万元"),
-    (200_000, None, "20万元起"),
-    (300_000, 300_000, "30万元"),
-    (200_000, 800_000, "20万元 – 80万元"),
-])
+@pytest.mark.parametrize(
+    ("low", "high", "shown"),
+    [
+        (None, None, "面议"),
+        (None, 500_000, "不超过50万元"),
+        (200_000, None, "20万元起"),
+        (300_000, 300_000, "30万元"),
+        (200_000, 800_000, "20万元 – 80万元"),
+    ],
+)
 def test_format_money_range_shows_bounds(app, low, high, shown):
     assert format_money_range(low, high) == shown

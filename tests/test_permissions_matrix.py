@@ -19,8 +19,17 @@ from tests.factories import login, make_listing, make_org, make_user
 
 S = ListingStatus
 ACTORS = (
-    "anonymous", "researcher", "enterprise", "service_provider", "investor", "broker", "admin",
-    "owner", "same_org_admin", "same_org_member", "other_org_user",
+    "anonymous",
+    "researcher",
+    "enterprise",
+    "service_provider",
+    "investor",
+    "broker",
+    "admin",
+    "owner",
+    "same_org_admin",
+    "same_org_member",
+    "other_org_user",
 )
 LOGIN = "login"  # expected outcome: a redirect to /account/login
 
@@ -71,7 +80,10 @@ def _snapshot(listing_id: int) -> tuple | None:
 
 
 EDIT_FORM = {
-    "title": "被改掉的标题", "summary": "被改掉的摘要", "industry": "marine_equipment", "trl": "4",
+    "title": "被改掉的标题",
+    "summary": "被改掉的摘要",
+    "industry": "marine_equipment",
+    "trl": "4",
     "action": "save",
 }
 
@@ -79,8 +91,9 @@ OWNER_SIDE = {"owner", "same_org_admin", "admin"}
 
 
 def _by_side(owner_side, others, anonymous=LOGIN):
-    return {actor: owner_side if actor in OWNER_SIDE else anonymous if actor == "anonymous" else others
-            for actor in ACTORS}
+    return {
+        actor: owner_side if actor in OWNER_SIDE else anonymous if actor == "anonymous" else others for actor in ACTORS
+    }
 
 
 # --- viewing ----------------------------------------------------------------------------------
@@ -223,8 +236,13 @@ def test_delete_published_owner_side_is_refused_and_kept(client, world, actor):
 # --- creating ---------------------------------------------------------------------------------
 
 CREATE = {
-    "achievement": {actor: 200 if actor in {"researcher", "admin", "owner", "same_org_admin", "same_org_member",
-                                            "other_org_user"} else 403 for actor in ACTORS} | {"anonymous": LOGIN},
+    "achievement": {
+        actor: 200
+        if actor in {"researcher", "admin", "owner", "same_org_admin", "same_org_member", "other_org_user"}
+        else 403
+        for actor in ACTORS
+    }
+    | {"anonymous": LOGIN},
     "demand": {actor: 200 if actor in {"enterprise", "admin"} else 403 for actor in ACTORS} | {"anonymous": LOGIN},
 }
 
@@ -241,8 +259,13 @@ def test_create_form_status_per_actor(client, world, actor, kind):
 @pytest.mark.parametrize("actor", ACTORS)
 def test_create_post_status_per_actor_and_nothing_saved_when_refused(client, world, actor, kind):
     _act_as(client, world, actor)
-    data = {"title": "新发布", "summary": "摘要", "description": "说明", "industry": "marine_equipment",
-            "action": "draft"}
+    data = {
+        "title": "新发布",
+        "summary": "摘要",
+        "description": "说明",
+        "industry": "marine_equipment",
+        "action": "draft",
+    }
 
     response = client.post(f"/listings/new/{kind}", data=data)
 
@@ -272,9 +295,16 @@ def test_admin_review_queue_status_per_actor(client, world, actor):
 
 IMPORT = {
     "anonymous": LOGIN,
-    "researcher": 200, "enterprise": 200, "service_provider": 200, "investor": 200,  # org admins
-    "broker": 403, "admin": 200,
-    "owner": 403, "same_org_admin": 200, "same_org_member": 403, "other_org_user": 403,
+    "researcher": 200,
+    "enterprise": 200,
+    "service_provider": 200,
+    "investor": 200,  # org admins
+    "broker": 403,
+    "admin": 200,
+    "owner": 403,
+    "same_org_admin": 200,
+    "same_org_member": 403,
+    "other_org_user": 403,
 }
 
 
@@ -321,6 +351,7 @@ def test_approve_via_admin_review_draft_shows_error_and_keeps_draft(client, worl
 
 
 # --- someone else's listing -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", [S.DRAFT, S.SUBMITTED, S.PUBLISHED, S.REJECTED])
 @pytest.mark.parametrize("actor", ["researcher", "enterprise", "broker", "same_org_member", "other_org_user"])

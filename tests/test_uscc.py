@@ -20,24 +20,30 @@ def test_uscc_check_character_known_code_matches_last_character(code):
     assert check_character(code[:17]) == code[17]
 
 
-@pytest.mark.parametrize("code", [
-    "91350100M000100Y44",  # last character changed
-    "91350100M000100Y4A",
-    "911100001000054740",
-    "911100001000054749",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "91350100M000100Y44",  # last character changed
+        "91350100M000100Y4A",
+        "911100001000054740",
+        "911100001000054749",
+    ],
+)
 def test_uscc_changed_check_character_fails_with_check(code):
     assert uscc_error(code) == "check"
     assert not is_valid_uscc(code)
 
 
-@pytest.mark.parametrize("code", [
-    "",
-    "9135010",
-    "91350100M000100Y4",  # 17
-    "91350100M000100Y433",  # 19
-    "91350100M000100Y43911100001000054748",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "9135010",
+        "91350100M000100Y4",  # 17
+        "91350100M000100Y433",  # 19
+        "91350100M000100Y43911100001000054748",
+    ],
+)
 def test_uscc_wrong_length_fails_with_length(code):
     assert uscc_error(code) == "length"
 

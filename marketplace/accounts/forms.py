@@ -29,8 +29,9 @@ class LoginForm(FlaskForm):
 class OrganisationFieldsMixin:
     org_name = StringField(_l("机构名称"), validators=[Optional(), Length(max=200)])
     # No Optional(): it would stop the chain before RegistrationForm.validate_uscc requires it of enterprises.
-    uscc = StringField(_l("统一社会信用代码"), validators=[Length(max=30)],
-                       description=_l("企业必填，18位，见营业执照"))
+    uscc = StringField(
+        _l("统一社会信用代码"), validators=[Length(max=30)], description=_l("企业必填，18位，见营业执照")
+    )
     district = SelectField(_l("所在区市"), validators=[Optional()])
     industry = SelectField(_l("主要产业领域"), validators=[Optional()])
     is_high_tech = BooleanField(_l("高新技术企业"))
@@ -42,15 +43,14 @@ class OrganisationFieldsMixin:
 
 
 class RegistrationForm(OrganisationFieldsMixin, FlaskForm):
-    email = EmailField(_l("邮箱"),
-                       validators=[DataRequired(REQUIRED), Email(_l("邮箱格式不正确")), Length(max=254)])
+    email = EmailField(_l("邮箱"), validators=[DataRequired(REQUIRED), Email(_l("邮箱格式不正确")), Length(max=254)])
     name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=80)])
     role = SelectField(_l("身份"), validators=[DataRequired(REQUIRED)])
     password = PasswordField(_l("密码"), validators=NEW_PASSWORD_RULES)
-    confirm = PasswordField(_l("确认密码"),
-                            validators=[DataRequired(REQUIRED), EqualTo("password", _l("两次输入的密码不一致"))])
-    accept_terms = BooleanField(_l("我已阅读并同意平台服务协议"),
-                                validators=[DataRequired(_l("请先同意平台服务协议"))])
+    confirm = PasswordField(
+        _l("确认密码"), validators=[DataRequired(REQUIRED), EqualTo("password", _l("两次输入的密码不一致"))]
+    )
+    accept_terms = BooleanField(_l("我已阅读并同意平台服务协议"), validators=[DataRequired(_l("请先同意平台服务协议"))])
 
     def __init__(self, *args, invited: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,8 +83,9 @@ class ProfileForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(REQUIRED)])
     new_password = PasswordField(_l("新密码"), validators=NEW_PASSWORD_RULES)
-    confirm = PasswordField(_l("确认新密码"),
-                            validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("两次输入的密码不一致"))])
+    confirm = PasswordField(
+        _l("确认新密码"), validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("两次输入的密码不一致"))]
+    )
 
 
 class OrganisationForm(OrganisationFieldsMixin, FlaskForm):

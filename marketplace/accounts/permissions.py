@@ -43,6 +43,8 @@ def require(allowed: bool, message: str | None = None) -> None:
 
 def is_org_admin_of(user, organisation) -> bool:
     return bool(
-        user.is_authenticated and organisation is not None
-        and user.organisation_id == organisation.id and user.is_org_admin
+        user.is_authenticated
+        and organisation is not None
+        and user.organisation_id == organisation.id
+        and user.is_org_admin
     )

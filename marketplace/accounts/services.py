@@ -64,8 +64,13 @@ def create_organisation(details: OrganisationDetails, kind: str) -> Organisation
         if db.session.scalar(select(Organisation.id).where(Organisation.uscc == uscc)):
             raise ServiceError(_("该统一社会信用代码已被其他机构使用"))
     organisation = Organisation(
-        name=name, kind=kind, uscc=uscc, district=details.district, industry=details.industry,
-        is_high_tech=details.is_high_tech, is_tech_sme=details.is_tech_sme,
+        name=name,
+        kind=kind,
+        uscc=uscc,
+        district=details.district,
+        industry=details.industry,
+        is_high_tech=details.is_high_tech,
+        is_tech_sme=details.is_tech_sme,
         verification=Verification.PENDING,
     )
     db.session.add(organisation)
@@ -74,8 +79,12 @@ def create_organisation(details: OrganisationDetails, kind: str) -> Organisation
 
 
 def register_user(
-    email: str, password: str, name: str, role: str,
-    organisation: OrganisationDetails | None = None, invitation_token: str | None = None,
+    email: str,
+    password: str,
+    name: str,
+    role: str,
+    organisation: OrganisationDetails | None = None,
+    invitation_token: str | None = None,
 ) -> User:
     """Self-service registration: join an organisation by invitation, or register a new one and run it."""
     if role not in SELF_SERVICE_ROLES:
@@ -133,8 +142,11 @@ def invite_member(inviter: User, email: str) -> Invitation:
     if existing is not None:
         raise ServiceError(_("该邮箱已注册平台账号"))
     invitation = Invitation(
-        organisation=organisation, email=email.strip().lower(), token=secrets.token_urlsafe(32),
-        invited_by=inviter, expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
+        organisation=organisation,
+        email=email.strip().lower(),
+        token=secrets.token_urlsafe(32),
+        invited_by=inviter,
+        expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
     )
     db.session.add(invitation)
     db.session.flush()
@@ -142,8 +154,13 @@ def invite_member(inviter: User, email: str) -> Invitation:
     queue_mail(
         invitation.email,
         _("【青岛技术转移服务平台】%(org)s 邀请您加入", org=organisation.name),
-        _("%(inviter)s 邀请您加入「%(org)s」。请在 %(days)d 天内打开下面的链接完成注册：\n%(link)s",
-          inviter=inviter.name, org=organisation.name, days=INVITATION_DAYS, link=link),
+        _(
+            "%(inviter)s 邀请您加入「%(org)s」。请在 %(days)d 天内打开下面的链接完成注册：\n%(link)s",
+            inviter=inviter.name,
+            org=organisation.name,
+            days=INVITATION_DAYS,
+            link=link,
+        ),
     )
     audit.record(inviter, "organisation.member_invited", organisation, email=invitation.email)
     return invitation
@@ -168,12 +185,18 @@ def review_organisation(admin: User, organisation: Organisation, approve: bool, 
     audit.record(admin, "organisation.verified" if approve else "organisation.rejected", organisation, note=note)
     for member in organisation.members:
         if member.is_org_admin:
-            notify(member, "organisation_verified" if approve else "organisation_rejected",
-                   link=url_for("accounts.organisation"), name=organisation.name, reason=note or "")
+            notify(
+                member,
+                "organisation_verified" if approve else "organisation_rejected",
+                link=url_for("accounts.organisation"),
+                name=organisation.name,
+                reason=note or "",
+            )
 
 
-def update_organisation(user: User, organisation: Organisation, details: OrganisationDetails,
-                        description: str | None, website: str | None) -> None:
+def update_organisation(
+    user: User, organisation: Organisation, details: OrganisationDetails, description: str | None, website: str | None
+) -> None:
     """Org admins keep their profile current; a changed legal identity needs verifying again."""
     require(is_org_admin_of(user, organisation) or user.is_admin)
     uscc = normalise_uscc(details.uscc) if details.uscc else None

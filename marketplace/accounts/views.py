@@ -93,14 +93,21 @@ def register():
         form.email.data = invitation.email
     if form.validate_on_submit():
         details = services.OrganisationDetails(
-            name=form.org_name.data or "", uscc=form.uscc.data, district=form.district.data or None,
-            industry=form.industry.data or None, is_high_tech=form.is_high_tech.data,
+            name=form.org_name.data or "",
+            uscc=form.uscc.data,
+            district=form.district.data or None,
+            industry=form.industry.data or None,
+            is_high_tech=form.is_high_tech.data,
             is_tech_sme=form.is_tech_sme.data,
         )
         try:
             user = services.register_user(
-                form.email.data, form.password.data, form.name.data, form.role.data,
-                organisation=None if invitation else details, invitation_token=token,
+                form.email.data,
+                form.password.data,
+                form.name.data,
+                form.role.data,
+                organisation=None if invitation else details,
+                invitation_token=token,
             )
         except ServiceError as error:
             db.session.rollback()
@@ -156,8 +163,11 @@ def organisation():
     invite_form = InviteForm(prefix="invite") if editable else None
     if editable and form.validate_on_submit():
         details = services.OrganisationDetails(
-            name=form.org_name.data, uscc=form.uscc.data, district=form.district.data or None,
-            industry=form.industry.data or None, is_high_tech=form.is_high_tech.data,
+            name=form.org_name.data,
+            uscc=form.uscc.data,
+            district=form.district.data or None,
+            industry=form.industry.data or None,
+            is_high_tech=form.is_high_tech.data,
             is_tech_sme=form.is_tech_sme.data,
         )
         try:
@@ -179,8 +189,10 @@ def invite():
     if not form.validate_on_submit():
         flash(_("请填写正确的邮箱地址"), "danger")
         return redirect(url_for(".organisation"))
-    perform(lambda: services.invite_member(current_user, form.email.data),
-            _("邀请邮件已发送至 %(email)s", email=form.email.data))
+    perform(
+        lambda: services.invite_member(current_user, form.email.data),
+        _("邀请邮件已发送至 %(email)s", email=form.email.data),
+    )
     return redirect(url_for(".organisation"))
 
 

@@ -67,8 +67,9 @@ def index():
 def review_queue():
     kind, industry = request.args.get("kind"), request.args.get("industry")
     page = paginate(queries.review_queue(kind, industry), per_page=20)
-    return render_template("admin/review_queue.html", page=page, kind=kind, industry=industry,
-                           kind_labels=KIND_LABELS, form=ReviewForm())
+    return render_template(
+        "admin/review_queue.html", page=page, kind=kind, industry=industry, kind_labels=KIND_LABELS, form=ReviewForm()
+    )
 
 
 @bp.route("/review/<int:listing_id>", methods=["GET", "POST"])
@@ -89,11 +90,16 @@ def review(listing_id: int):
             form.reason.errors = [*form.reason.errors, error.message]
         else:
             db.session.commit()
-            flash(_("已审核通过「%(title)s」", title=listing.title) if decision == "approve"
-                  else _("已退回「%(title)s」", title=listing.title), "success")
+            flash(
+                _("已审核通过「%(title)s」", title=listing.title)
+                if decision == "approve"
+                else _("已退回「%(title)s」", title=listing.title),
+                "success",
+            )
             return redirect(url_for(".review_queue"))
-    return render_template("admin/review.html", listing=listing, form=form,
-                           field_labels=_field_labels(listing.kind)), 400 if form.errors else 200
+    return render_template(
+        "admin/review.html", listing=listing, form=form, field_labels=_field_labels(listing.kind)
+    ), 400 if form.errors else 200
 
 
 def _field_labels(kind: str) -> dict[str, str]:
@@ -126,18 +132,26 @@ def organisations():
     if q:
         statement = statement.where(or_(Organisation.name.ilike(f"%{q}%"), Organisation.uscc == q.upper()))
     page = paginate(statement, per_page=20)
-    return render_template("admin/organisations.html", page=page, status=status, q=q,
-                           verification_labels=VERIFICATION_LABELS, kind_labels=ORG_KIND_LABELS)
+    return render_template(
+        "admin/organisations.html",
+        page=page,
+        status=status,
+        q=q,
+        verification_labels=VERIFICATION_LABELS,
+        kind_labels=ORG_KIND_LABELS,
+    )
 
 
 @bp.route("/organisations/<int:org_id>/verify", methods=["POST"])
 def verify_organisation(org_id: int):
     organisation = db.get_or_404(Organisation, org_id)
     approve = request.form.get("decision") == "approve"
-    perform(lambda: account_services.review_organisation(current_user, organisation, approve,
-                                                         request.form.get("note")),
-            _("「%(name)s」已认证", name=organisation.name) if approve
-            else _("「%(name)s」认证未通过", name=organisation.name))
+    perform(
+        lambda: account_services.review_organisation(current_user, organisation, approve, request.form.get("note")),
+        _("「%(name)s」已认证", name=organisation.name)
+        if approve
+        else _("「%(name)s」认证未通过", name=organisation.name),
+    )
     return redirect(request.referrer or url_for(".organisations"))
 
 
@@ -157,17 +171,21 @@ def users():
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 def set_role(user_id: int):
     user = db.get_or_404(User, user_id)
-    perform(lambda: account_services.set_role(current_user, user, request.form.get("role", ""),
-                                              request.form.get("certificate_no")),
-            lambda _result: _("已将 %(name)s 的角色设为%(role)s", name=user.name, role=ROLE_LABELS[Role(user.role)]))
+    perform(
+        lambda: account_services.set_role(
+            current_user, user, request.form.get("role", ""), request.form.get("certificate_no")
+        ),
+        lambda _result: _("已将 %(name)s 的角色设为%(role)s", name=user.name, role=ROLE_LABELS[Role(user.role)]),
+    )
     return redirect(request.referrer or url_for(".users"))
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_active(user_id: int):
     user = db.get_or_404(User, user_id)
-    perform(lambda: account_services.set_active(current_user, user, request.form.get("active") == "1"),
-            _("账号状态已更新"))
+    perform(
+        lambda: account_services.set_active(current_user, user, request.form.get("active") == "1"), _("账号状态已更新")
+    )
     return redirect(request.referrer or url_for(".users"))
 
 
@@ -177,9 +195,14 @@ def audit_log():
     if request.args.get("object_type"):
         statement = statement.where(AuditEvent.object_type == request.args["object_type"])
     page = paginate(statement, per_page=50)
-    return render_template("admin/audit.html", page=page, actors=_users_by_id(e.actor_id for e in page.items),
-                           object_type=request.args.get("object_type"), action_labels=ACTION_LABELS,
-                           object_type_labels=OBJECT_TYPE_LABELS)
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        actors=_users_by_id(e.actor_id for e in page.items),
+        object_type=request.args.get("object_type"),
+        action_labels=ACTION_LABELS,
+        object_type_labels=OBJECT_TYPE_LABELS,
+    )
 
 
 def _users_by_id(ids) -> dict[int, User]:

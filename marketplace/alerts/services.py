@@ -30,8 +30,11 @@ BROWSE_ENDPOINTS = {ListingKind.ACHIEVEMENT: "listings.achievements", ListingKin
 
 
 def searches_of(user):
-    return select(SavedSearch).where(SavedSearch.user_id == user.id).order_by(SavedSearch.created_at.desc(),
-                                                                             SavedSearch.id.desc())
+    return (
+        select(SavedSearch)
+        .where(SavedSearch.user_id == user.id)
+        .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())
+    )
 
 
 def owned_search_or_none(user, search_id: int) -> SavedSearch | None:
@@ -64,8 +67,13 @@ def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
         raise ServiceError(_("您已经订阅过相同条件的搜索"), 409)
     if len(owned) >= MAX_SAVED_SEARCHES:
         raise ServiceError(_("最多可订阅 %(n)d 个搜索，请先删除不再需要的订阅", n=MAX_SAVED_SEARCHES))
-    search = SavedSearch(user_id=user.id, kind=kind, criteria=criteria, alert=True,
-                         name=(name or "").strip()[:80] or default_name(kind, filters))
+    search = SavedSearch(
+        user_id=user.id,
+        kind=kind,
+        criteria=criteria,
+        alert=True,
+        name=(name or "").strip()[:80] or default_name(kind, filters),
+    )
     db.session.add(search)
     return search
 
@@ -92,7 +100,8 @@ class AlertReport:
 
     def __str__(self) -> str:
         return f"checked {self.checked} saved searches, alerted {self.alerted}" + (
-            f" (skipped: {self.skipped})" if self.skipped else "")
+            f" (skipped: {self.skipped})" if self.skipped else ""
+        )
 
 
 def check_saved_searches(now: datetime | None = None, limit: int = 200) -> AlertReport:
@@ -105,8 +114,11 @@ def check_saved_searches(now: datetime | None = None, limit: int = 200) -> Alert
         return AlertReport(skipped="outbox backlog")
     due_before = now - timedelta(minutes=current_app.config["SAVED_SEARCH_INTERVAL_MINUTES"])
     searches = db.session.scalars(
-        select(SavedSearch).where(SavedSearch.alert.is_(True), SavedSearch.checked_at <= due_before)
-        .order_by(SavedSearch.checked_at).limit(limit)).all()
+        select(SavedSearch)
+        .where(SavedSearch.alert.is_(True), SavedSearch.checked_at <= due_before)
+        .order_by(SavedSearch.checked_at)
+        .limit(limit)
+    ).all()
     report = AlertReport()
     for search in searches:
         try:
@@ -117,8 +129,14 @@ def check_saved_searches(now: datetime | None = None, limit: int = 200) -> Alert
         if fresh:
             count = str(len(fresh)) if len(fresh) < NEW_RESULTS_WINDOW else f"{NEW_RESULTS_WINDOW}+"
             titles = "、".join(f"「{hit.document['title']}」" for hit in fresh[:TITLES_IN_ALERT])
-            notify(search.user, "saved_search_results", link=browse_url(search), name=search.name, count=count,
-                   titles=titles)
+            notify(
+                search.user,
+                "saved_search_results",
+                link=browse_url(search),
+                name=search.name,
+                count=count,
+                titles=titles,
+            )
             search.last_alerted_at = now
             report.alerted += 1
         search.checked_at = now
@@ -130,8 +148,9 @@ def check_saved_searches(now: datetime | None = None, limit: int = 200) -> Alert
 def _new_results(search: SavedSearch) -> list:
     filters = BrowseFilters.from_args(search.criteria)
     filters.sort = "newest"
-    result = discovery.search_listings(search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW,
-                                          facets=False)
+    result = discovery.search_listings(
+        search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW, facets=False
+    )
     if result.relaxed:  # the loosened retry's hits do not answer the saved words
         return []
     since = as_utc(search.checked_at)
@@ -141,4 +160,3 @@ def _new_results(search: SavedSearch) -> list:
 def _published_after(document: dict, moment: datetime) -> bool:
     published = document.get("published_at")
     return bool(published) and as_utc(datetime.fromisoformat(published)) > moment
-

@@ -24,15 +24,16 @@ def _own_search_or_404(search_id: int):
 @login_required
 def index():
     page = paginate(services.searches_of(current_user))
-    return render_template("alerts/index.html", page=page, kind_labels=KIND_LABELS,
-                           browse_url=services.browse_url)
+    return render_template("alerts/index.html", page=page, kind_labels=KIND_LABELS, browse_url=services.browse_url)
 
 
 @bp.route("/<kind>", methods=["POST"])
 @login_required
 def save(kind: str):
-    search = perform(lambda: services.save_search(current_user, kind, request.form, request.form.get("name")),
-                     lambda saved: _("已订阅「%(name)s」：有新结果时会通知您", name=saved.name))
+    search = perform(
+        lambda: services.save_search(current_user, kind, request.form, request.form.get("name")),
+        lambda saved: _("已订阅「%(name)s」：有新结果时会通知您", name=saved.name),
+    )
     if search is not None:
         return redirect(services.browse_url(search))
     endpoint = services.BROWSE_ENDPOINTS.get(kind)

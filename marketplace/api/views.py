@@ -24,8 +24,13 @@ def _matches(kind: str, listing_id: int):
     except BackendUnavailable:
         abort(503)
     key = "demand" if kind == ListingKind.DEMAND else "achievement"
-    return jsonify({key: listing.external_id or str(listing.id), "id": listing.id,
-                    "matches": [matching.as_json(item) for item in found]})
+    return jsonify(
+        {
+            key: listing.external_id or str(listing.id),
+            "id": listing.id,
+            "matches": [matching.as_json(item) for item in found],
+        }
+    )
 
 
 @bp.route("/demands/<int:listing_id>/matches")

@@ -24,9 +24,7 @@ class PermissionDenied(ServiceError):
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def _titles() -> dict[int, str]:

@@ -11,4 +11,4 @@ MAX_BACKOFF_SECONDS = 300
 
 def next_attempt_after(attempts: int, now: datetime | None = None) -> datetime:
     """Exponential back-off: 2, 4, 8 … seconds after the n-th failure, at most five minutes."""
-    return (now or utcnow()) + timedelta(seconds=min(2 ** attempts, MAX_BACKOFF_SECONDS))
+    return (now or utcnow()) + timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))

@@ -87,8 +87,10 @@ def seed(echo=print) -> bool:
 def _busiest_first(catalogue) -> None:
     """Put the institution and the enterprise with the most demo listings first: the documented
     researcher and enterprise accounts belong to them, so their dashboards have something to show."""
-    for group, filename, field in (("institutions", "achievements.jsonl", "institution"),
-                                   ("enterprises", "demands.jsonl", "enterprise")):
+    for group, filename, field in (
+        ("institutions", "achievements.jsonl", "institution"),
+        ("enterprises", "demands.jsonl", "enterprise"),
+    ):
         with (DATA / filename).open(encoding="utf-8") as handle:
             owners = Counter(json.loads(line).get(field) for line in handle if line.strip())
         catalogue[group].sort(key=lambda item: -owners[item["name"]])
@@ -100,17 +102,28 @@ def _organisations(catalogue) -> dict[str, list[Organisation]]:
         orgs[group] = []
         for item in catalogue.get(group, []):
             org = Organisation(
-                name=item["name"], kind=kind, uscc=item.get("uscc"), district=item.get("district"),
-                industry=item.get("industry"), description=item.get("description"),
-                is_high_tech=item.get("is_high_tech", False), is_tech_sme=item.get("is_tech_sme", False),
-                verification=Verification.VERIFIED, verified_at=utcnow(),
+                name=item["name"],
+                kind=kind,
+                uscc=item.get("uscc"),
+                district=item.get("district"),
+                industry=item.get("industry"),
+                description=item.get("description"),
+                is_high_tech=item.get("is_high_tech", False),
+                is_tech_sme=item.get("is_tech_sme", False),
+                verification=Verification.VERIFIED,
+                verified_at=utcnow(),
             )
             db.session.add(org)
             orgs[group].append(org)
     # One enterprise still waiting for verification, so the admin's queue is not empty.
-    waiting = Organisation(name="青岛海川新材料科技有限公司", kind=OrgKind.ENTERPRISE,
-                           uscc="913702115XGD2K1T88", district="huangdao", industry="new_materials",
-                           verification=Verification.PENDING)
+    waiting = Organisation(
+        name="青岛海川新材料科技有限公司",
+        kind=OrgKind.ENTERPRISE,
+        uscc="913702115XGD2K1T88",
+        district="huangdao",
+        industry="new_materials",
+        verification=Verification.PENDING,
+    )
     db.session.add(waiting)
     orgs["waiting"] = [waiting]
     db.session.flush()
@@ -118,8 +131,9 @@ def _organisations(catalogue) -> dict[str, list[Organisation]]:
 
 
 def _user(local: str, name: str, role: str, org: Organisation | None, org_admin: bool = True) -> User:
-    user = User(email=demo_email(local), name=name, role=role, organisation=org,
-                is_org_admin=org_admin and org is not None)
+    user = User(
+        email=demo_email(local), name=name, role=role, organisation=org, is_org_admin=org_admin and org is not None
+    )
     user.set_password(DEMO_PASSWORD)
     db.session.add(user)
     return user
@@ -168,7 +182,8 @@ def _lifecycle_examples(users) -> None:
     own_achievements = _owned_by(researcher, "achievement")
     own_demands = _owned_by(enterprise, "demand")
     states = [
-        (ListingStatus.DRAFT, None), (ListingStatus.SUBMITTED, None),
+        (ListingStatus.DRAFT, None),
+        (ListingStatus.SUBMITTED, None),
         (ListingStatus.REJECTED, "请补充技术指标的测试条件和第三方检测报告编号。"),
         (ListingStatus.ARCHIVED, None),
     ]
@@ -186,9 +201,11 @@ def _lifecycle_examples(users) -> None:
 
 
 def _owned_by(user: User, kind: str) -> list[Listing]:
-    return list(db.session.scalars(
-        select(Listing).where(Listing.owner_id == user.id, Listing.kind == kind).order_by(Listing.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(Listing).where(Listing.owner_id == user.id, Listing.kind == kind).order_by(Listing.id)
+        )
+    )
 
 
 def _activity(users) -> None:
@@ -196,27 +213,47 @@ def _activity(users) -> None:
     published = select(Listing).where(Listing.status == ListingStatus.PUBLISHED)
     achievement = db.session.scalar(published.where(Listing.owner_id == researcher.id, Listing.kind == "achievement"))
     if achievement is not None:
-        thread = InquiryThread(listing=achievement, asker_id=enterprise.id, owner_id=researcher.id,
-                               subject=achievement.title)
+        thread = InquiryThread(
+            listing=achievement, asker_id=enterprise.id, owner_id=researcher.id, subject=achievement.title
+        )
         db.session.add(thread)
-        db.session.add_all([
-            InquiryMessage(thread=thread, sender_id=enterprise.id,
-                           body="李教授您好，我们在西海岸新区有一条中试线，想了解这项技术的放大条件和许可方式。"),
-            InquiryMessage(thread=thread, sender_id=researcher.id,
-                           body="您好，可以先安排一次线上交流，我把小试数据和设备清单发给您。"),
-        ])
+        db.session.add_all(
+            [
+                InquiryMessage(
+                    thread=thread,
+                    sender_id=enterprise.id,
+                    body="李教授您好，我们在西海岸新区有一条中试线，想了解这项技术的放大条件和许可方式。",
+                ),
+                InquiryMessage(
+                    thread=thread,
+                    sender_id=researcher.id,
+                    body="您好，可以先安排一次线上交流，我把小试数据和设备清单发给您。",
+                ),
+            ]
+        )
         thread.owner_read_at = utcnow()
-        notify(enterprise, "inquiry_reply", link=None, email=False, sender=researcher.name,
-               title=achievement.title, excerpt="您好，可以先安排一次线上交流……")
+        notify(
+            enterprise,
+            "inquiry_reply",
+            link=None,
+            email=False,
+            sender=researcher.name,
+            title=achievement.title,
+            excerpt="您好，可以先安排一次线上交流……",
+        )
         for user in (enterprise, investor):
             db.session.add(Favourite(user_id=user.id, listing_id=achievement.id))
     challenge = db.session.scalar(published.where(Listing.kind == "demand", Demand.challenge.is_(True)))
     if challenge is not None:
-        db.session.add(ChallengeApplication(
-            demand_id=challenge.id, applicant_id=researcher.id, team_name="海洋材料与防护创新团队",
-            proposal="团队在该方向有十年积累，拟采用“材料改性 + 工艺优化”两条路线并行，六个月内完成中试验证。",
-            status=ApplicationStatus.SHORTLISTED,
-        ))
+        db.session.add(
+            ChallengeApplication(
+                demand_id=challenge.id,
+                applicant_id=researcher.id,
+                team_name="海洋材料与防护创新团队",
+                proposal="团队在该方向有十年积累，拟采用“材料改性 + 工艺优化”两条路线并行，六个月内完成中试验证。",
+                status=ApplicationStatus.SHORTLISTED,
+            )
+        )
     # Subscriptions, so the demo's 我的订阅 page and its alerts have something to show.
     save_search(enterprise, "achievement", {"q": "海水淡化"})
     save_search(investor, "achievement", {"industry": "marine_biomedicine"})

@@ -75,8 +75,10 @@ def reindex_command() -> None:
     elapsed = time.perf_counter() - started
     click.echo(f"reindexed {done} listings in {elapsed:.1f} s ({done / elapsed if elapsed else 0:.0f} docs/s)")
     if without_vector:
-        click.echo(f"{without_vector} listings have no current vector yet: queued for the worker "
-                   "(`flask jobs work` or `flask search sync`)")
+        click.echo(
+            f"{without_vector} listings have no current vector yet: queued for the worker "
+            "(`flask jobs work` or `flask search sync`)"
+        )
 
 
 def _filters_options(function):
@@ -97,14 +99,20 @@ def _filters_options(function):
 
 @search_cli.command("query")
 @click.argument("text", required=False, default="")
-@click.option("--kind", type=click.Choice([kind.value for kind in ListingKind]), default="achievement",
-              show_default=True)
+@click.option(
+    "--kind", type=click.Choice([kind.value for kind in ListingKind]), default="achievement", show_default=True
+)
 @click.option("--limit", default=10, show_default=True)
-@click.option("--queries", "queries_file", type=click.File(encoding="utf-8"),
-              help="JSON lines with id and text; prints one result line per query.")
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.File(encoding="utf-8"),
+    help="JSON lines with id and text; prints one result line per query.",
+)
 @_filters_options
 def query_command(text: str, kind: str, limit: int, queries_file, **filter_values) -> None:
     """Print the hits the search page shows for TEXT, one JSON object per line."""
+
     def run(query_text: str):
         browse = BrowseFilters(q=query_text or None, sort="relevance" if query_text else "newest", **filter_values)
         return discovery.search_listings(kind, browse, Viewer(), page=1, per_page=limit, facets=False)
@@ -122,16 +130,22 @@ def query_command(text: str, kind: str, limit: int, queries_file, **filter_value
                 query_id, query_text = str(item["id"]), str(item["text"])
             except (ValueError, KeyError, TypeError):
                 raise click.ClickException(f"line {number}: expected a JSON object with id and text") from None
-            hits = [{"external_id": hit.document.get("external_id"), "score": round(hit.score, 4)}
-                    for hit in run(query_text).hits]
+            hits = [
+                {"external_id": hit.document.get("external_id"), "score": round(hit.score, 4)}
+                for hit in run(query_text).hits
+            ]
             click.echo(json.dumps({"query_id": query_id, "hits": hits}, ensure_ascii=False))
     except BackendUnavailable as error:
         raise click.ClickException(f"search backend unavailable: {error}") from None
 
 
 def _hit_line(hit) -> dict:
-    return {"id": int(hit.id), "external_id": hit.document.get("external_id"), "title": hit.document.get("title"),
-            "score": round(hit.score, 4)}
+    return {
+        "id": int(hit.id),
+        "external_id": hit.document.get("external_id"),
+        "title": hit.document.get("title"),
+        "score": round(hit.score, 4),
+    }
 
 
 @search_cli.command("match")
@@ -154,9 +168,18 @@ def match_command(demands: tuple[str, ...], all_demands: bool, limit: int) -> No
     try:
         for external_id, demand in found.items():
             matches = [matching.as_json(item) for item in matching.matches_for(demand, limit=limit)]
-            click.echo(json.dumps({"demand": external_id, "matches": [
-                {"external_id": item["external_id"], "score": item["score"], "why": item["why"]} for item in matches
-            ]}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "demand": external_id,
+                        "matches": [
+                            {"external_id": item["external_id"], "score": item["score"], "why": item["why"]}
+                            for item in matches
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+            )
     except BackendUnavailable as error:
         raise click.ClickException(f"search backend unavailable: {error}") from None
 

@@ -25,10 +25,16 @@ def match_document(document: dict, limit: int = 10, exclude: set[str] | None = N
     """
     discovery.catch_up()
     encoder = discovery.encoder()
-    return matching.match(discovery.backend(), encoder, document, target_kind(document["kind"]), limit=limit,
-                          exclude=exclude,
-                          source_vector=vectors.stored_vector(document, encoder.name),
-                          vectors_of=lambda ids: vectors.stored_vectors(ids, encoder.name))
+    return matching.match(
+        discovery.backend(),
+        encoder,
+        document,
+        target_kind(document["kind"]),
+        limit=limit,
+        exclude=exclude,
+        source_vector=vectors.stored_vector(document, encoder.name),
+        vectors_of=lambda ids: vectors.stored_vectors(ids, encoder.name),
+    )
 
 
 def matches_for(listing: Listing, limit: int = 10) -> list[matching.Match]:
@@ -62,19 +68,27 @@ def describe(reason: matching.Reason) -> str:
     texts = {
         "shared_terms": lambda: _("共同关键词：%(terms)s", terms="、".join(p["terms"])),
         "semantic": lambda: _("语义相似度 %(pct)d%%", pct=_semantic_percent(p["similarity"])),
-        "industry_same": lambda: _("同属%(industry)s领域",
-                                   industry=taxonomy.label(taxonomy.INDUSTRIES, p["industry"])),
-        "industry_other": lambda: _("跨领域：%(industry)s",
-                                    industry=taxonomy.label(taxonomy.INDUSTRIES, p["industry"])),
+        "industry_same": lambda: _("同属%(industry)s领域", industry=taxonomy.label(taxonomy.INDUSTRIES, p["industry"])),
+        "industry_other": lambda: _(
+            "跨领域：%(industry)s", industry=taxonomy.label(taxonomy.INDUSTRIES, p["industry"])
+        ),
         "trl_ok": lambda: _("成熟度 TRL %(trl)d，满足 TRL≥%(min)d 的要求", trl=p["trl"], min=p["min_trl"]),
         "trl_below": lambda: _("成熟度 TRL %(trl)d，低于要求的 TRL %(min)d", trl=p["trl"], min=p["min_trl"]),
         "trl_unknown": lambda: _("未注明成熟度（要求 TRL≥%(min)d）", min=p["min_trl"]),
-        "modes": lambda: _("合作方式相符：%(modes)s", modes="、".join(
-            taxonomy.label(taxonomy.COOPERATION_MODES, mode) for mode in p["modes"])),
-        "price_within_budget": lambda: _("报价 %(price)s，在预算上限 %(budget)s 以内",
-                                         price=_cents(p["price_cents"]), budget=_cents(p["budget_max_cents"])),
-        "price_over_budget": lambda: _("报价 %(price)s，高于预算上限 %(budget)s",
-                                       price=_cents(p["price_cents"]), budget=_cents(p["budget_max_cents"])),
+        "modes": lambda: _(
+            "合作方式相符：%(modes)s",
+            modes="、".join(taxonomy.label(taxonomy.COOPERATION_MODES, mode) for mode in p["modes"]),
+        ),
+        "price_within_budget": lambda: _(
+            "报价 %(price)s，在预算上限 %(budget)s 以内",
+            price=_cents(p["price_cents"]),
+            budget=_cents(p["budget_max_cents"]),
+        ),
+        "price_over_budget": lambda: _(
+            "报价 %(price)s，高于预算上限 %(budget)s",
+            price=_cents(p["price_cents"]),
+            budget=_cents(p["budget_max_cents"]),
+        ),
         "same_district": lambda: _("同在%(district)s", district=taxonomy.label(taxonomy.DISTRICTS, p["district"])),
     }
     render = texts.get(reason.code)
@@ -82,5 +96,10 @@ def describe(reason: matching.Reason) -> str:
 
 
 def as_json(match: matching.Match) -> dict:
-    return {"id": int(match.id), "external_id": match.document.get("external_id"), "title": match.document.get("title"),
-            "score": match.score, "why": [describe(reason) for reason in match.reasons]}
+    return {
+        "id": int(match.id),
+        "external_id": match.document.get("external_id"),
+        "title": match.document.get("title"),
+        "score": match.score,
+        "why": [describe(reason) for reason in match.reasons],
+    }

@@ -31,15 +31,18 @@ WRITTEN_FLAG = "search_outbox_written"
 @event.listens_for(Session, "after_flush")
 def _queue_listing_changes(session: Session, flush_context) -> None:
     changed = {
-        obj.id for obj in chain(session.new, session.dirty, session.deleted)
-        if isinstance(obj, Listing) and obj.id is not None
+        obj.id
+        for obj in chain(session.new, session.dirty, session.deleted)
+        if isinstance(obj, Listing)
+        and obj.id is not None
         and (obj in session.new or obj in session.deleted or session.is_modified(obj))
     }
     if changed:
         now = utcnow()
-        session.execute(insert(SearchOutbox), [
-            {"listing_id": listing_id, "created_at": now, "attempts": 0} for listing_id in sorted(changed)
-        ])
+        session.execute(
+            insert(SearchOutbox),
+            [{"listing_id": listing_id, "created_at": now, "attempts": 0} for listing_id in sorted(changed)],
+        )
         session.info[WRITTEN_FLAG] = True
 
 
@@ -52,8 +55,9 @@ class DrainReport:
     error: str | None = None
 
     def __str__(self) -> str:
-        return (f"indexed {self.indexed}, deleted {self.deleted}, failed {self.failed}"
-                + (f" ({self.error})" if self.error else ""))
+        return f"indexed {self.indexed}, deleted {self.deleted}, failed {self.failed}" + (
+            f" ({self.error})" if self.error else ""
+        )
 
 
 def backlog() -> int:
@@ -62,8 +66,7 @@ def backlog() -> int:
 
 def _due(now, with_encoder: bool):
     """The rows a drain may send now: not backing off; without an encoder, none that waits for a vector."""
-    due = select(SearchOutbox).where(
-        or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
+    due = select(SearchOutbox).where(or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now))
     if not with_encoder:
         due = due.where(SearchOutbox.needs_vector.is_(False))
     return due
@@ -85,14 +88,14 @@ def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = No
     one: encoding is the slow part and must not sit on a request's path.
     """
     now = utcnow()
-    rows = db.session.scalars(_due(now, with_encoder=encoder is not None)
-                              .order_by(SearchOutbox.id).limit(limit)).all()
+    rows = db.session.scalars(_due(now, with_encoder=encoder is not None).order_by(SearchOutbox.id).limit(limit)).all()
     report = DrainReport()
     if not rows:
         return report
     listing_ids = {row.listing_id for row in rows}
-    listings = {listing.id: listing for listing in db.session.scalars(
-        select(Listing).where(Listing.id.in_(listing_ids)))}
+    listings = {
+        listing.id: listing for listing in db.session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
+    }
     gone = sorted(str(listing_id) for listing_id in listing_ids - listings.keys())
     documents = [listing_document(listing) for listing in listings.values()]
     waiting = vectors.attach(documents, encoder)
@@ -127,10 +130,13 @@ def queue_for_vectors(listing_ids: set[int]) -> None:
     reindex found them missing or stale, e.g. when the encoder or the encoded text changed."""
     if listing_ids:
         now = utcnow()
-        db.session.execute(insert(SearchOutbox), [
-            {"listing_id": listing_id, "created_at": now, "attempts": 0, "needs_vector": True}
-            for listing_id in sorted(listing_ids)
-        ])
+        db.session.execute(
+            insert(SearchOutbox),
+            [
+                {"listing_id": listing_id, "created_at": now, "attempts": 0, "needs_vector": True}
+                for listing_id in sorted(listing_ids)
+            ],
+        )
         db.session.commit()
 
 

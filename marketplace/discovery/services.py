@@ -29,8 +29,11 @@ def backend() -> SearchBackend:
         if name == "elasticsearch":
             if not current_app.config["ELASTICSEARCH_URL"]:
                 raise RuntimeError("MARKETPLACE_SEARCH_BACKEND=elasticsearch needs MARKETPLACE_ELASTICSEARCH_URL")
-            engine = create_backend(name, url=current_app.config["ELASTICSEARCH_URL"],
-                                    index_prefix=current_app.config["ELASTICSEARCH_INDEX_PREFIX"])
+            engine = create_backend(
+                name,
+                url=current_app.config["ELASTICSEARCH_URL"],
+                index_prefix=current_app.config["ELASTICSEARCH_INDEX_PREFIX"],
+            )
         else:
             engine = create_backend(name, path=current_app.config["SEARCH_INDEX_PATH"])
         current_app.extensions["search_backend"] = engine
@@ -63,9 +66,14 @@ def catch_up() -> outbox.DrainReport | None:
 
 def to_filters(kind: str, browse: BrowseFilters) -> Filters:
     return Filters(
-        kind=kind, industry=browse.industry, district=browse.district,
-        cooperation_mode=browse.cooperation_mode, ip_type=browse.ip_type, org_name=browse.institution,
-        trl_min=browse.trl_min, trl_max=browse.trl_max,
+        kind=kind,
+        industry=browse.industry,
+        district=browse.district,
+        cooperation_mode=browse.cooperation_mode,
+        ip_type=browse.ip_type,
+        org_name=browse.institution,
+        trl_min=browse.trl_min,
+        trl_max=browse.trl_max,
         amount_min_cents=None if browse.amount_min is None else int(browse.amount_min * 100),
         amount_max_cents=None if browse.amount_max is None else int(browse.amount_max * 100),
         challenge_only=browse.challenge_only,
@@ -74,15 +82,23 @@ def to_filters(kind: str, browse: BrowseFilters) -> Filters:
     )
 
 
-def search_listings(kind: str, browse: BrowseFilters, viewer: Viewer, page: int = 1,
-                    per_page: int = 12, facets: bool = True) -> SearchResult:
+def search_listings(
+    kind: str, browse: BrowseFilters, viewer: Viewer, page: int = 1, per_page: int = 12, facets: bool = True
+) -> SearchResult:
     """The browse/search ranking. Raises BackendUnavailable when the index cannot be used.
 
     Callers that show no filter counts (commands, alerts, totals) pass ``facets=False``: each facet
     is one more query over the matching listings."""
     catch_up()
-    query = SearchQuery(text=browse.q or "", filters=to_filters(kind, browse), sort=browse.sort,
-                        page=max(page, 1), per_page=per_page, viewer=viewer, facets=facets)
+    query = SearchQuery(
+        text=browse.q or "",
+        filters=to_filters(kind, browse),
+        sort=browse.sort,
+        page=max(page, 1),
+        per_page=per_page,
+        viewer=viewer,
+        facets=facets,
+    )
     return backend().search(query)
 
 

@@ -23,8 +23,12 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
     is given. Returns the listing ids still waiting for a vector."""
     if not documents:
         return set()
-    stored = {vector.listing_id: vector for vector in db.session.scalars(
-        select(ListingVector).where(ListingVector.listing_id.in_([int(doc["id"]) for doc in documents])))}
+    stored = {
+        vector.listing_id: vector
+        for vector in db.session.scalars(
+            select(ListingVector).where(ListingVector.listing_id.in_([int(doc["id"]) for doc in documents]))
+        )
+    }
     stale: list[dict] = []
     for doc in documents:
         vector = stored.get(int(doc["id"]))
@@ -35,7 +39,7 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
     if encoder is None:
         return {int(doc["id"]) for doc in stale}
     for start in range(0, len(stale), ENCODE_BATCH):
-        batch = stale[start:start + ENCODE_BATCH]
+        batch = stale[start : start + ENCODE_BATCH]
         matrix = encode_listings(encoder, batch)
         for doc, row in zip(batch, matrix, strict=True):
             listing_id = int(doc["id"])
@@ -48,8 +52,11 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
 
 def _current(vector: ListingVector | None, document: dict, encoder_name: str | None) -> bool:
     """Made from the document's present text (and mode), by ``encoder_name`` unless that is None."""
-    return (vector is not None and vector.text_hash == text_hash(document)
-            and (encoder_name is None or vector.encoder == encoder_name))
+    return (
+        vector is not None
+        and vector.text_hash == text_hash(document)
+        and (encoder_name is None or vector.encoder == encoder_name)
+    )
 
 
 def stored_vector(document: dict, encoder_name: str) -> np.ndarray | None:
@@ -65,6 +72,7 @@ def stored_vectors(ids: list[str], encoder_name: str) -> dict[str, np.ndarray]:
     wanted = [int(listing_id) for listing_id in ids if str(listing_id).isdigit()]
     if not wanted:
         return {}
-    rows = db.session.scalars(select(ListingVector).where(
-        ListingVector.listing_id.in_(wanted), ListingVector.encoder == encoder_name))
+    rows = db.session.scalars(
+        select(ListingVector).where(ListingVector.listing_id.in_(wanted), ListingVector.encoder == encoder_name)
+    )
     return {str(row.listing_id): vector_from_bytes(row.vector) for row in rows}

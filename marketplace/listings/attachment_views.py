@@ -38,8 +38,10 @@ def upload_attachment(listing_id: int):
             for message in errors:
                 flash(message, "danger")
         return _back_to(listing_id)
-    perform(lambda: attachments.add_attachment(current_user, listing, form.file.data),
-            lambda attachment: _("已上传附件「%(name)s」", name=attachment.filename))
+    perform(
+        lambda: attachments.add_attachment(current_user, listing, form.file.data),
+        lambda attachment: _("已上传附件「%(name)s」", name=attachment.filename),
+    )
     return _back_to(listing_id)
 
 
@@ -48,8 +50,9 @@ def download_attachment(attachment_id: int):
     attachment = db.get_or_404(Attachment, attachment_id)
     path = attachments.open_attachment(current_user, attachment)
     is_pdf = attachment.content_type == "application/pdf"
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=is_pdf,
-                         download_name=attachment.filename)
+    response = send_file(
+        path, mimetype=attachment.content_type, as_attachment=is_pdf, download_name=attachment.filename
+    )
     # The bytes were checked on upload, but a polyglot file must still never run as a page here.
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"

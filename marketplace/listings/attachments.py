@@ -112,9 +112,7 @@ def add_attachment(user, listing: Listing, file_storage: FileStorage | None) -> 
     require(permissions.can_edit(user, listing), _("只有发布方可以上传附件"))
     if file_storage is None or not file_storage.filename:
         raise ServiceError(_("请选择要上传的文件"))
-    count = db.session.scalar(
-        select(func.count()).select_from(Attachment).where(Attachment.listing_id == listing.id)
-    )
+    count = db.session.scalar(select(func.count()).select_from(Attachment).where(Attachment.listing_id == listing.id))
     if count >= MAX_ATTACHMENTS:
         raise ServiceError(_("每条信息最多上传 %(n)d 个附件，请先删除不需要的附件", n=MAX_ATTACHMENTS), 409)
 
@@ -147,16 +145,21 @@ def add_attachment(user, listing: Listing, file_storage: FileStorage | None) -> 
     )
     db.session.add(attachment)
     db.session.flush()
-    audit.record(user, "listing.attachment_added", listing, attachment_id=attachment.id,
-                 filename=attachment.filename, size_bytes=attachment.size_bytes)
+    audit.record(
+        user,
+        "listing.attachment_added",
+        listing,
+        attachment_id=attachment.id,
+        filename=attachment.filename,
+        size_bytes=attachment.size_bytes,
+    )
     return attachment
 
 
 def delete_attachment(user, attachment: Attachment) -> None:
     listing = attachment.listing
     require(permissions.can_edit(user, listing), _("只有发布方可以删除附件"))
-    audit.record(user, "listing.attachment_deleted", listing, attachment_id=attachment.id,
-                 filename=attachment.filename)
+    audit.record(user, "listing.attachment_deleted", listing, attachment_id=attachment.id, filename=attachment.filename)
     db.session.delete(attachment)
     db.session.flush()
 

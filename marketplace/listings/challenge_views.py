@@ -77,8 +77,10 @@ def apply_to_challenge(listing_id: int):
             for message in field.errors:
                 flash(f"{field.label.text}：{message}", "danger")
         return _back_to(listing_id)
-    perform(lambda: challenges.apply(current_user, demand, form.team_name.data, form.proposal.data),
-            _("揭榜申请已提交，发榜方评审后会通知您"))
+    perform(
+        lambda: challenges.apply(current_user, demand, form.team_name.data, form.proposal.data),
+        _("揭榜申请已提交，发榜方评审后会通知您"),
+    )
     return _back_to(listing_id)
 
 
@@ -88,9 +90,12 @@ def applications(listing_id: int):
     demand = _challenge_or_404(listing_id)
     if not permissions.can_manage_applications(current_user, demand):
         abort(403)
-    return render_template("listings/applications.html", demand=demand,
-                           phase_label=challenges.PHASE_LABELS[challenges.phase(demand)],
-                           has_winner=challenges.winner_of(demand) is not None)
+    return render_template(
+        "listings/applications.html",
+        demand=demand,
+        phase_label=challenges.PHASE_LABELS[challenges.phase(demand)],
+        has_winner=challenges.winner_of(demand) is not None,
+    )
 
 
 @bp.route("/applications/<int:application_id>/<any(shortlist, winner, withdraw):action>", methods=["POST"])

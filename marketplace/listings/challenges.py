@@ -68,9 +68,11 @@ def winner_of(demand: Demand) -> ChallengeApplication | None:
 def application_of(user, demand: Demand) -> ChallengeApplication | None:
     if not user.is_authenticated:
         return None
-    return db.session.scalar(select(ChallengeApplication).where(
-        ChallengeApplication.demand_id == demand.id, ChallengeApplication.applicant_id == user.id
-    ))
+    return db.session.scalar(
+        select(ChallengeApplication).where(
+            ChallengeApplication.demand_id == demand.id, ChallengeApplication.applicant_id == user.id
+        )
+    )
 
 
 def _closed_message(demand: Demand) -> str:
@@ -85,9 +87,7 @@ def _closed_message(demand: Demand) -> str:
 def _transition(application: ChallengeApplication, action: str) -> None:
     sources, target = TRANSITIONS[action]
     if application.status not in sources:
-        raise ServiceError(
-            _("申请当前状态（%(status)s）不能执行此操作", status=application.status_label), 409
-        )
+        raise ServiceError(_("申请当前状态（%(status)s）不能执行此操作", status=application.status_label), 409)
     application.status = target
 
 
@@ -123,8 +123,9 @@ def apply(user, demand: Demand, team_name: str, proposal: str) -> ChallengeAppli
         application.team_name, application.proposal = team_name, proposal
         application.status, application.decided_at = A.SUBMITTED, None
     else:
-        application = ChallengeApplication(demand=demand, applicant_id=user.id,
-                                           team_name=team_name, proposal=proposal, status=A.SUBMITTED)
+        application = ChallengeApplication(
+            demand=demand, applicant_id=user.id, team_name=team_name, proposal=proposal, status=A.SUBMITTED
+        )
         db.session.add(application)
     try:
         db.session.flush()
@@ -133,9 +134,13 @@ def apply(user, demand: Demand, team_name: str, proposal: str) -> ChallengeAppli
         raise ServiceError(_("您已申请过该榜单"), 409) from None
     audit.record(user, "challenge.applied", application, demand_id=demand.id, team_name=team_name)
     if demand.owner is not None:
-        notify(demand.owner, "challenge_application",
-               link=url_for("listings.applications", listing_id=demand.id),
-               team=team_name, title=demand.title)
+        notify(
+            demand.owner,
+            "challenge_application",
+            link=url_for("listings.applications", listing_id=demand.id),
+            team=team_name,
+            title=demand.title,
+        )
     return application
 
 
@@ -174,6 +179,10 @@ def withdraw(user, application: ChallengeApplication) -> None:
     audit.record(user, "challenge.withdrawn", application, demand_id=application.demand_id)
     demand = application.demand
     if demand.owner is not None:
-        notify(demand.owner, "application_withdrawn",
-               link=url_for("listings.applications", listing_id=demand.id),
-               team=application.team_name, title=demand.title)
+        notify(
+            demand.owner,
+            "application_withdrawn",
+            link=url_for("listings.applications", listing_id=demand.id),
+            team=application.team_name,
+            title=demand.title,
+        )

@@ -24,16 +24,21 @@ def _count_lines(path: str) -> int:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--all-or-nothing", is_flag=True, help="Save nothing if any line is rejected.")
 @click.option("--dry-run", is_flag=True, help="Check and report, save nothing.")
-@click.option("--status", type=click.Choice([ListingStatus.PUBLISHED, ListingStatus.SUBMITTED]),
-              default=ListingStatus.PUBLISHED, show_default=True,
-              help="Publish imported records, or send them to the review queue.")
+@click.option(
+    "--status",
+    type=click.Choice([ListingStatus.PUBLISHED, ListingStatus.SUBMITTED]),
+    default=ListingStatus.PUBLISHED,
+    show_default=True,
+    help="Publish imported records, or send them to the review queue.",
+)
 @click.option("--json-report", is_flag=True, help="Print the report as JSON.")
 def import_command(path: str, all_or_nothing: bool, dry_run: bool, status: str, json_report: bool) -> None:
     """Import PATH (JSON Lines); idempotent on (kind, external_id)."""
     total = _count_lines(path)
-    with open(path, encoding="utf-8", newline="") as handle, click.progressbar(
-        length=total, label="importing", file=sys.stderr, show_pos=True
-    ) as bar:
+    with (
+        open(path, encoding="utf-8", newline="") as handle,
+        click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True) as bar,
+    ):
         last = 0
 
         def advance(line_number: int) -> None:
@@ -41,16 +46,17 @@ def import_command(path: str, all_or_nothing: bool, dry_run: bool, status: str, 
             bar.update(line_number - last)
             last = line_number
 
-        report = import_lines(handle, status=status, all_or_nothing=all_or_nothing, dry_run=dry_run,
-                              progress=advance)
+        report = import_lines(handle, status=status, all_or_nothing=all_or_nothing, dry_run=dry_run, progress=advance)
     if json_report:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         mode = " (dry run: nothing saved)" if dry_run else ""
         if report.aborted:
             mode = " (all-or-nothing: nothing saved because lines were rejected)"
-        click.echo(f"{report.total} records: {report.created} created, {report.updated} updated, "
-                   f"{report.unchanged} unchanged, {len(report.rejected)} rejected{mode}")
+        click.echo(
+            f"{report.total} records: {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {len(report.rejected)} rejected{mode}"
+        )
         for line in report.rejected:
             click.echo(f"  line {line.line} [{line.external_id or '-'}]: {line.reason}")
     if report.rejected:

@@ -18,8 +18,15 @@ from marketplace.core.money import MoneyError, parse_money
 from marketplace.listings.models import ListingKind
 
 COMMON_FIELDS = (
-    "title", "summary", "description", "keywords", "industry", "district", "cooperation_modes",
-    "contact_name", "contact_phone",
+    "title",
+    "summary",
+    "description",
+    "keywords",
+    "industry",
+    "district",
+    "cooperation_modes",
+    "contact_name",
+    "contact_phone",
 )
 KIND_FIELDS = {
     ListingKind.ACHIEVEMENT: ("trl", "ip_type", "patent_numbers", "price_cny"),

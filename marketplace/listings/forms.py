@@ -41,8 +41,9 @@ def _with_blank(pairs, blank=PLEASE_CHOOSE):
 
 class ListingForm(FlaskForm):
     title = StringField(_l("标题"), render_kw={"maxlength": 200})
-    summary = TextAreaField(_l("摘要"), render_kw={"rows": 3},
-                            description=_l("一到三句话说明这项技术解决什么问题、关键指标"))
+    summary = TextAreaField(
+        _l("摘要"), render_kw={"rows": 3}, description=_l("一到三句话说明这项技术解决什么问题、关键指标")
+    )
     description = TextAreaField(_l("详细说明"), render_kw={"rows": 8})
     keywords = StringField(_l("关键词"), description=_l("用逗号或顿号分隔，最多 20 个"))
     industry = SelectField(_l("产业领域"))
@@ -54,8 +55,9 @@ class ListingForm(FlaskForm):
     trl = SelectField(_l("技术成熟度（TRL）"), validators=[Optional()])
     ip_type = SelectField(_l("知识产权类型"), validators=[Optional()])
     patent_numbers = StringField(_l("专利号"), description=_l("多个专利号用逗号分隔"))
-    price_cny = DecimalField(_l("转让/许可价格（元）"), validators=[Optional()], places=2,
-                             description=_l("留空表示面议"))
+    price_cny = DecimalField(
+        _l("转让/许可价格（元）"), validators=[Optional()], places=2, description=_l("留空表示面议")
+    )
     # demands
     min_trl = SelectField(_l("最低技术成熟度要求"), validators=[Optional()])
     budget_min_cny = DecimalField(_l("预算下限（元）"), validators=[Optional()], places=2)
@@ -64,8 +66,10 @@ class ListingForm(FlaskForm):
     challenge = BooleanField(_l("揭榜挂帅（公开张榜，团队可申请揭榜）"))
     bounty_cny = DecimalField(_l("榜单金额（元）"), validators=[Optional()], places=2)
 
-    REQUIRED_MARK = {ListingKind.ACHIEVEMENT: {"title", "summary", "industry"},
-                     ListingKind.DEMAND: {"title", "description", "industry"}}
+    REQUIRED_MARK = {
+        ListingKind.ACHIEVEMENT: {"title", "summary", "industry"},
+        ListingKind.DEMAND: {"title", "description", "industry"},
+    }
 
     def __init__(self, kind: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,23 +119,32 @@ class ReviewForm(FlaskForm):
 
 
 class AttachmentForm(FlaskForm):
-    file = FileField(_l("附件"), validators=[FileRequired(_l("请选择要上传的文件"))],
-                     description=_l("PDF 或图片（PNG/JPEG/GIF/WebP），单个文件不超过 10 MB"))
+    file = FileField(
+        _l("附件"),
+        validators=[FileRequired(_l("请选择要上传的文件"))],
+        description=_l("PDF 或图片（PNG/JPEG/GIF/WebP），单个文件不超过 10 MB"),
+    )
 
 
 class ChallengeApplicationForm(FlaskForm):
     team_name = StringField(_l("团队名称"), validators=[DataRequired(_l("此项为必填项")), Length(max=120)])
-    proposal = TextAreaField(_l("揭榜方案"), validators=[DataRequired(_l("此项为必填项")), Length(max=10000)],
-                             render_kw={"rows": 8},
-                             description=_l("技术路线、团队基础、进度安排与预期指标"))
+    proposal = TextAreaField(
+        _l("揭榜方案"),
+        validators=[DataRequired(_l("此项为必填项")), Length(max=10000)],
+        render_kw={"rows": 8},
+        description=_l("技术路线、团队基础、进度安排与预期指标"),
+    )
 
 
 __all__ = ["ImportForm", "ListingForm", "ReviewForm", "AttachmentForm", "ChallengeApplicationForm"]
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("JSON Lines 文件"), validators=[FileRequired(_l("请选择要导入的文件"))],
-                     description=_l("每行一个 JSON 对象，UTF-8 编码，字段见《成果/需求交换格式》"))
+    file = FileField(
+        _l("JSON Lines 文件"),
+        validators=[FileRequired(_l("请选择要导入的文件"))],
+        description=_l("每行一个 JSON 对象，UTF-8 编码，字段见《成果/需求交换格式》"),
+    )
     dry_run = BooleanField(_l("只检查，不保存"))
     all_or_nothing = BooleanField(_l("有任何一行出错则全部不导入"))
     to_review = BooleanField(_l("导入后进入审核队列（不直接发布）"))

@@ -31,8 +31,14 @@ def bulk_import():
         organisation = None if current_user.is_admin else current_user.organisation
         status = ListingStatus.SUBMITTED if organisation is not None or form.to_review.data else ListingStatus.PUBLISHED
         try:
-            report = import_lines(stream, actor=current_user, status=status, organisation=organisation,
-                                  all_or_nothing=form.all_or_nothing.data, dry_run=form.dry_run.data)
+            report = import_lines(
+                stream,
+                actor=current_user,
+                status=status,
+                organisation=organisation,
+                all_or_nothing=form.all_or_nothing.data,
+                dry_run=form.dry_run.data,
+            )
         except UnicodeDecodeError:
             form.file.errors = [*form.file.errors, _("文件不是 UTF-8 编码的 JSON Lines，请另存为 UTF-8 后重试")]
     return render_template("listings/import.html", form=form, report=report), 400 if form.errors else 200

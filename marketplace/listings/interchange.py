@@ -27,12 +27,42 @@ from marketplace.listings.services import record_change
 
 ORG_FIELD = {ListingKind.ACHIEVEMENT: "institution", ListingKind.DEMAND: "enterprise"}
 KNOWN_KEYS = {
-    ListingKind.ACHIEVEMENT: {"kind", "external_id", "title", "summary", "description", "keywords", "industry",
-                              "trl", "ip_type", "patent_numbers", "cooperation_modes", "price_cny",
-                              "institution", "district", "published_at"},
-    ListingKind.DEMAND: {"kind", "external_id", "title", "description", "keywords", "industry",
-                         "budget_min_cny", "budget_max_cny", "cooperation_modes", "min_trl", "enterprise",
-                         "district", "deadline", "challenge", "bounty_cny", "summary", "published_at"},
+    ListingKind.ACHIEVEMENT: {
+        "kind",
+        "external_id",
+        "title",
+        "summary",
+        "description",
+        "keywords",
+        "industry",
+        "trl",
+        "ip_type",
+        "patent_numbers",
+        "cooperation_modes",
+        "price_cny",
+        "institution",
+        "district",
+        "published_at",
+    },
+    ListingKind.DEMAND: {
+        "kind",
+        "external_id",
+        "title",
+        "description",
+        "keywords",
+        "industry",
+        "budget_min_cny",
+        "budget_max_cny",
+        "cooperation_modes",
+        "min_trl",
+        "enterprise",
+        "district",
+        "deadline",
+        "challenge",
+        "bounty_cny",
+        "summary",
+        "published_at",
+    },
 }
 BATCH_SIZE = 500
 
@@ -60,9 +90,13 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "total": self.total, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "rejected": [vars(line) for line in self.rejected],
-            "dry_run": self.dry_run, "aborted": self.aborted,
+            "total": self.total,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [vars(line) for line in self.rejected],
+            "dry_run": self.dry_run,
+            "aborted": self.aborted,
         }
 
 
@@ -150,9 +184,7 @@ def _import_record(record, actor, status, organisation, organisations, source) -
     )
     published_at = _published_at(record.get("published_at"), external_id)
 
-    listing = db.session.scalar(
-        select(Listing).where(Listing.kind == kind, Listing.external_id == external_id)
-    )
+    listing = db.session.scalar(select(Listing).where(Listing.kind == kind, Listing.external_id == external_id))
     if listing is None:
         listing = MODEL_FOR_KIND[kind](external_id=external_id, source=source, **values)
         listing.owner_id = actor.id if organisation is not None and actor is not None else None
@@ -216,6 +248,7 @@ def _published_at(raw: Any, external_id: str) -> datetime | None:
 
 # ---- export -------------------------------------------------------------------------------------
 
+
 def _money(value: Decimal | None) -> int | str | None:
     if value is None:
         return None
@@ -231,21 +264,33 @@ def listing_record(listing: Listing) -> dict[str, Any]:
     }
     if listing.kind == ListingKind.ACHIEVEMENT:
         record.update(
-            summary=listing.summary, description=listing.description, keywords=listing.keywords or [],
-            industry=listing.industry, trl=listing.trl, ip_type=listing.ip_type,
-            patent_numbers=listing.patent_numbers or [], cooperation_modes=listing.cooperation_modes or [],
-            price_cny=_money(listing.price_cny), institution=listing.offered_by or None,
+            summary=listing.summary,
+            description=listing.description,
+            keywords=listing.keywords or [],
+            industry=listing.industry,
+            trl=listing.trl,
+            ip_type=listing.ip_type,
+            patent_numbers=listing.patent_numbers or [],
+            cooperation_modes=listing.cooperation_modes or [],
+            price_cny=_money(listing.price_cny),
+            institution=listing.offered_by or None,
             district=listing.district,
             published_at=listing.published_at.date().isoformat() if listing.published_at else None,
         )
     else:
         record.update(
-            description=listing.description, keywords=listing.keywords or [], industry=listing.industry,
-            budget_min_cny=_money(listing.budget_min_cny), budget_max_cny=_money(listing.budget_max_cny),
-            cooperation_modes=listing.cooperation_modes or [], min_trl=listing.min_trl,
-            enterprise=listing.offered_by or None, district=listing.district,
+            description=listing.description,
+            keywords=listing.keywords or [],
+            industry=listing.industry,
+            budget_min_cny=_money(listing.budget_min_cny),
+            budget_max_cny=_money(listing.budget_max_cny),
+            cooperation_modes=listing.cooperation_modes or [],
+            min_trl=listing.min_trl,
+            enterprise=listing.offered_by or None,
+            district=listing.district,
             deadline=listing.deadline.isoformat() if listing.deadline else None,
-            challenge=bool(listing.challenge), bounty_cny=_money(listing.bounty_cny),
+            challenge=bool(listing.challenge),
+            bounty_cny=_money(listing.bounty_cny),
         )
     return record
 

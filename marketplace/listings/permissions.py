@@ -36,8 +36,12 @@ def can_review(user) -> bool:
 
 
 def can_apply_to_challenge(user, demand) -> bool:
-    return (user.is_authenticated and user.role == Role.RESEARCHER
-            and demand.is_open_for_applications and not is_owner_side(user, demand))
+    return (
+        user.is_authenticated
+        and user.role == Role.RESEARCHER
+        and demand.is_open_for_applications
+        and not is_owner_side(user, demand)
+    )
 
 
 def can_manage_applications(user, demand) -> bool:

@@ -68,10 +68,16 @@ class BrowseFilters:
     def to_args(self) -> dict[str, str]:
         """The query arguments ``from_args`` reads back into these filters (sort and page left out)."""
         args = {
-            "q": self.q, "industry": self.industry, "district": self.district, "mode": self.cooperation_mode,
-            "ip_type": self.ip_type, "institution": self.institution,
-            "trl_min": self.trl_min, "trl_max": self.trl_max,
-            "amount_min": _in_wan(self.amount_min), "amount_max": _in_wan(self.amount_max),
+            "q": self.q,
+            "industry": self.industry,
+            "district": self.district,
+            "mode": self.cooperation_mode,
+            "ip_type": self.ip_type,
+            "institution": self.institution,
+            "trl_min": self.trl_min,
+            "trl_max": self.trl_max,
+            "amount_min": _in_wan(self.amount_min),
+            "amount_max": _in_wan(self.amount_max),
             "challenge": "1" if self.challenge_only else None,
             "unpublished": "1" if self.include_unpublished else None,
         }
@@ -106,10 +112,15 @@ def browse(kind: str, filters: BrowseFilters, user=None) -> Select:
     statement = select(model).where(visible)
     if filters.q:
         pattern = f"%{filters.q}%"
-        statement = statement.where(or_(
-            model.title.ilike(pattern), model.summary.ilike(pattern), model.description.ilike(pattern),
-            model.org_name.ilike(pattern), cast(model.keywords, String).ilike(pattern),
-        ))
+        statement = statement.where(
+            or_(
+                model.title.ilike(pattern),
+                model.summary.ilike(pattern),
+                model.description.ilike(pattern),
+                model.org_name.ilike(pattern),
+                cast(model.keywords, String).ilike(pattern),
+            )
+        )
     if filters.industry:
         statement = statement.where(model.industry == filters.industry)
     if filters.district:
@@ -122,8 +133,12 @@ def browse(kind: str, filters: BrowseFilters, user=None) -> Select:
     if filters.institution:
         # What the listing shows as its organisation: the registered one's name, else the free-text name.
         registered = select(Organisation.id).where(Organisation.name == filters.institution)
-        statement = statement.where(or_(model.organisation_id.in_(registered), and_(
-            model.organisation_id.is_(None), model.org_name == filters.institution)))
+        statement = statement.where(
+            or_(
+                model.organisation_id.in_(registered),
+                and_(model.organisation_id.is_(None), model.org_name == filters.institution),
+            )
+        )
     trl_column = model.trl if kind == ListingKind.ACHIEVEMENT else model.min_trl
     if filters.trl_min:
         statement = statement.where(trl_column >= filters.trl_min)
@@ -163,9 +178,9 @@ def owned_by(user, kind: str | None = None, status: str | None = None) -> Select
 
 
 def review_queue(kind: str | None = None, industry: str | None = None) -> Select:
-    statement = select(Listing).where(or_(
-        Listing.status == ListingStatus.SUBMITTED, Listing.pending_changes.is_not(None)
-    ))
+    statement = select(Listing).where(
+        or_(Listing.status == ListingStatus.SUBMITTED, Listing.pending_changes.is_not(None))
+    )
     if kind in (ListingKind.ACHIEVEMENT, ListingKind.DEMAND):
         statement = statement.where(Listing.kind == kind)
     if industry in taxonomy.INDUSTRIES:
@@ -174,6 +189,9 @@ def review_queue(kind: str | None = None, industry: str | None = None) -> Select
 
 
 def favourites_of(user) -> Select:
-    return (select(Listing).join(Favourite, Favourite.listing_id == Listing.id)
-            .where(Favourite.user_id == user.id, Listing.status == ListingStatus.PUBLISHED)
-            .order_by(Favourite.created_at.desc()))
+    return (
+        select(Listing)
+        .join(Favourite, Favourite.listing_id == Listing.id)
+        .where(Favourite.user_id == user.id, Listing.status == ListingStatus.PUBLISHED)
+        .order_by(Favourite.created_at.desc())
+    )

@@ -86,9 +86,7 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
     cleaned = clean_listing(listing.kind, raw)
     if not cleaned.ok:
         raise ListingInvalid(cleaned.errors)
-    changes = {
-        name: value for name, value in cleaned.values.items() if getattr(listing, name) != value
-    }
+    changes = {name: value for name, value in cleaned.values.items() if getattr(listing, name) != value}
     if not changes:
         return False
     if listing.status == S.PUBLISHED and not user.is_admin:
@@ -196,9 +194,7 @@ def record_view(user, listing: Listing) -> None:
     """Count a visit by anyone but the owner side; a single UPDATE so concurrent views all count."""
     if permissions.is_owner_side(user, listing):
         return
-    db.session.execute(
-        update(Listing).where(Listing.id == listing.id).values(view_count=Listing.view_count + 1)
-    )
+    db.session.execute(update(Listing).where(Listing.id == listing.id).values(view_count=Listing.view_count + 1))
 
 
 def is_favourite(user, listing: Listing) -> bool:

@@ -35,11 +35,16 @@ def editable_listing_or_403(listing_id: int) -> Listing:
 
 def _browse(kind: str):
     filters = queries.BrowseFilters.from_args(request.args)
-    result = discovery.browse(kind, filters, current_user, page=page_number(),
-                              per_page=current_app.config["PAGE_SIZE"])
-    return render_template("listings/browse.html", kind=kind, page=result.page, result=result, filters=filters,
-                           kind_label=KIND_LABELS[ListingKind(kind)],
-                           alternatives=when_nothing_found(kind, filters, current_user, result))
+    result = discovery.browse(kind, filters, current_user, page=page_number(), per_page=current_app.config["PAGE_SIZE"])
+    return render_template(
+        "listings/browse.html",
+        kind=kind,
+        page=result.page,
+        result=result,
+        filters=filters,
+        kind_label=KIND_LABELS[ListingKind(kind)],
+        alternatives=when_nothing_found(kind, filters, current_user, result),
+    )
 
 
 @bp.route("/achievements")
@@ -60,7 +65,8 @@ def detail(listing_id: int):
         db.session.commit()
         db.session.refresh(listing)
     return render_template(
-        "listings/detail.html", listing=listing,
+        "listings/detail.html",
+        listing=listing,
         can_edit=permissions.can_edit(current_user, listing),
         is_favourite=services.is_favourite(current_user, listing),
         matches=matching.safe_matches_for(listing, limit=6) if listing.is_published else None,
@@ -94,8 +100,9 @@ def create(kind: str):
             db.session.commit()
             flash(_("已提交审核") if listing.status == "submitted" else _("草稿已保存"), "success")
             return redirect(url_for(".detail", listing_id=listing.id))
-    return render_template("listings/form.html", form=form, kind=kind, listing=None,
-                           kind_label=KIND_NOUNS[ListingKind(kind)])
+    return render_template(
+        "listings/form.html", form=form, kind=kind, listing=None, kind_label=KIND_NOUNS[ListingKind(kind)]
+    )
 
 
 @bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
@@ -118,8 +125,13 @@ def edit(listing_id: int):
             db.session.commit()
             flash(_("修改已提交审核，审核通过前公开的仍是当前版本") if to_review else _("已保存"), "success")
             return redirect(url_for(".detail", listing_id=listing.id))
-    return render_template("listings/form.html", form=form, kind=listing.kind, listing=listing,
-                           kind_label=KIND_NOUNS[ListingKind(listing.kind)])
+    return render_template(
+        "listings/form.html",
+        form=form,
+        kind=listing.kind,
+        listing=listing,
+        kind_label=KIND_NOUNS[ListingKind(listing.kind)],
+    )
 
 
 LIFECYCLE_ACTIONS = {
@@ -163,8 +175,9 @@ def mine():
     kind = request.args.get("kind") if request.args.get("kind") in ListingKind.__members__.values() else None
     status = request.args.get("status") if request.args.get("status") in STATUS_LABELS else None
     page = paginate(queries.owned_by(current_user, kind, status), per_page=20)
-    return render_template("listings/mine.html", page=page, kind=kind, status=status,
-                           status_labels=STATUS_LABELS, kind_labels=KIND_LABELS)
+    return render_template(
+        "listings/mine.html", page=page, kind=kind, status=status, status_labels=STATUS_LABELS, kind_labels=KIND_LABELS
+    )
 
 
 @bp.route("/my/favourites")
@@ -172,6 +185,8 @@ def mine():
 def favourites():
     page = paginate(queries.favourites_of(current_user), per_page=20)
     return render_template("listings/favourites.html", page=page)
+
+
 from marketplace.listings import (  # noqa: E402,F401  (routes on bp)
     attachment_views,
     challenge_views,

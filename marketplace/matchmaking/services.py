@@ -53,8 +53,9 @@ class ScanReport:
     error: str | None = None
 
     def __str__(self) -> str:
-        return (f"scanned {self.scanned} listings: {self.pairs} strong pairs, {self.notified} owners notified"
-                + (f"; {self.failed} failed ({self.error})" if self.failed else ""))
+        return f"scanned {self.scanned} listings: {self.pairs} strong pairs, {self.notified} owners notified" + (
+            f"; {self.failed} failed ({self.error})" if self.failed else ""
+        )
 
 
 def run_scans(limit: int = SCAN_BATCH) -> ScanReport:
@@ -68,7 +69,8 @@ def run_scans(limit: int = SCAN_BATCH) -> ScanReport:
         select(MatchScan)
         .where(or_(MatchScan.next_attempt_at.is_(None), MatchScan.next_attempt_at <= now))
         .where(MatchScan.listing_id.not_in(select(SearchOutbox.listing_id)))
-        .order_by(MatchScan.listing_id, MatchScan.id).limit(limit)
+        .order_by(MatchScan.listing_id, MatchScan.id)
+        .limit(limit)
     ).all()
     report = ScanReport()
     for listing_id, group in groupby(rows, key=lambda row: row.listing_id):
@@ -101,10 +103,15 @@ def _back_off(scan_ids: list[int], error: str) -> None:
 def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
     """Record the listing's strong matches as pairs; tell owners about new very strong ones."""
     config = current_app.config
-    strong = [found for found in matching.matches_for(listing, limit=MATCHES_PER_SCAN)
-              if found.score >= config["MATCH_PAIR_MIN_SCORE"]]
-    others = {other.id: other for other in db.session.scalars(
-        select(Listing).where(Listing.id.in_([int(found.id) for found in strong])))}
+    strong = [
+        found
+        for found in matching.matches_for(listing, limit=MATCHES_PER_SCAN)
+        if found.score >= config["MATCH_PAIR_MIN_SCORE"]
+    ]
+    others = {
+        other.id: other
+        for other in db.session.scalars(select(Listing).where(Listing.id.in_([int(found.id) for found in strong])))
+    }
     pairs, now, announced = _pairs_of(listing), utcnow(), []
     for found in strong:
         other = others.get(int(found.id))
@@ -120,18 +127,19 @@ def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
     for other, score in announced:
         if other.owner is not None and other.owner_id != listing.owner_id and other.owner.active:
             kind = "strong_match_achievement" if listing.kind == ListingKind.ACHIEVEMENT else "strong_match_demand"
-            notify(other.owner, kind, link=link,
-                   title=listing.title, mine=other.title, score=score)
+            notify(other.owner, kind, link=link, title=listing.title, mine=other.title, score=score)
     if announced and listing.owner is not None:
-        notify(listing.owner, "matches_found", link=link + "#matches",
-               title=listing.title, count=len(announced))
+        notify(listing.owner, "matches_found", link=link + "#matches", title=listing.title, count=len(announced))
     return len(strong), len(announced)
 
 
 def _pairs_of(listing: Listing) -> dict[int, MatchPair]:
     """The listing's recorded pairs, by the other listing's id (one query for the whole scan)."""
-    own, other = ((MatchPair.demand_id, MatchPair.achievement_id) if listing.kind == ListingKind.DEMAND
-                  else (MatchPair.achievement_id, MatchPair.demand_id))
+    own, other = (
+        (MatchPair.demand_id, MatchPair.achievement_id)
+        if listing.kind == ListingKind.DEMAND
+        else (MatchPair.achievement_id, MatchPair.demand_id)
+    )
     return {other_id: pair for pair, other_id in db.session.execute(select(MatchPair, other).where(own == listing.id))}
 
 
@@ -145,17 +153,20 @@ def _new_pair(listing: Listing, other: Listing) -> MatchPair:
 def _between_published(statement):
     """``statement`` over pairs whose two listings are both still published, and the two aliases."""
     demand, achievement = aliased(Listing), aliased(Listing)
-    statement = (statement.join(demand, MatchPair.demand_id == demand.id)
-                 .join(achievement, MatchPair.achievement_id == achievement.id)
-                 .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED))
+    statement = (
+        statement.join(demand, MatchPair.demand_id == demand.id)
+        .join(achievement, MatchPair.achievement_id == achievement.id)
+        .where(demand.status == ListingStatus.PUBLISHED, achievement.status == ListingStatus.PUBLISHED)
+    )
     return statement, demand, achievement
 
 
 def pair_queue(status: str = PairStatus.NEW, industry: str | None = None, min_score: int | None = None):
     """Pairs to follow up, best first: both listings still published."""
     statement, demand, achievement = _between_published(select(MatchPair))
-    statement = statement.options(contains_eager(MatchPair.demand.of_type(demand)),
-                                  contains_eager(MatchPair.achievement.of_type(achievement)))
+    statement = statement.options(
+        contains_eager(MatchPair.demand.of_type(demand)), contains_eager(MatchPair.achievement.of_type(achievement))
+    )
     statement = statement.where(MatchPair.status == status)
     if industry:
         statement = statement.where(or_(demand.industry == industry, achievement.industry == industry))

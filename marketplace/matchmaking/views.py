@@ -29,8 +29,14 @@ def dashboard():
     min_score = min_score if min_score in SCORE_FLOORS else None
     page = paginate(services.pair_queue(status, industry, min_score))
     return render_template(
-        "matchmaking/dashboard.html", page=page, status=status, industry=industry, min_score=min_score,
-        counts=services.status_counts(), status_labels=PAIR_STATUS_LABELS, score_floors=SCORE_FLOORS,
+        "matchmaking/dashboard.html",
+        page=page,
+        status=status,
+        industry=industry,
+        min_score=min_score,
+        counts=services.status_counts(),
+        status_labels=PAIR_STATUS_LABELS,
+        score_floors=SCORE_FLOORS,
         reasons={pair.id: [describe(Reason(**reason)) for reason in pair.reasons or []] for pair in page.items},
     )
 

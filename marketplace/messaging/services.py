@@ -37,25 +37,37 @@ def send_inquiry(user, listing: Listing, body: str) -> InquiryThread:
     if listing_permissions.is_owner_side(user, listing):
         raise ServiceError(_("不能咨询自己发布的信息"))
     body = _clean_body(body)
-    thread = db.session.scalar(select(InquiryThread).where(
-        InquiryThread.listing_id == listing.id, InquiryThread.asker_id == user.id))
+    thread = db.session.scalar(
+        select(InquiryThread).where(InquiryThread.listing_id == listing.id, InquiryThread.asker_id == user.id)
+    )
     if thread is None:
-        thread = InquiryThread(listing=listing, asker_id=user.id, owner_id=listing.owner_id,
-                               subject=listing.title)
+        thread = InquiryThread(listing=listing, asker_id=user.id, owner_id=listing.owner_id, subject=listing.title)
         db.session.add(thread)
     _add_message(thread, user, body)
     db.session.flush()
     audit.record(user, "inquiry.sent", thread, listing_id=listing.id)
-    notify(thread.owner, "inquiry_received", link=url_for("messaging.thread", thread_id=thread.id),
-           sender=user.name, title=listing.title, excerpt=body[:EXCERPT_LENGTH])
+    notify(
+        thread.owner,
+        "inquiry_received",
+        link=url_for("messaging.thread", thread_id=thread.id),
+        sender=user.name,
+        title=listing.title,
+        excerpt=body[:EXCERPT_LENGTH],
+    )
     return thread
 
 
 def reply(user, thread: InquiryThread, body: str) -> InquiryMessage:
     require(thread.involves(user))
     message = _add_message(thread, user, _clean_body(body))
-    notify(thread.other_party(user), "inquiry_reply", link=url_for("messaging.thread", thread_id=thread.id),
-           sender=user.name, title=thread.subject, excerpt=message.body[:EXCERPT_LENGTH])
+    notify(
+        thread.other_party(user),
+        "inquiry_reply",
+        link=url_for("messaging.thread", thread_id=thread.id),
+        sender=user.name,
+        title=thread.subject,
+        excerpt=message.body[:EXCERPT_LENGTH],
+    )
     return message
 
 
@@ -81,24 +93,28 @@ def mark_thread_read(user, thread: InquiryThread) -> None:
 
 
 def threads_for(user):
-    return (select(InquiryThread)
-            .where(or_(InquiryThread.asker_id == user.id, InquiryThread.owner_id == user.id))
-            .order_by(InquiryThread.last_message_at.desc()))
+    return (
+        select(InquiryThread)
+        .where(or_(InquiryThread.asker_id == user.id, InquiryThread.owner_id == user.id))
+        .order_by(InquiryThread.last_message_at.desc())
+    )
 
 
 def _unread_condition(user):
     return or_(
-        and_(InquiryThread.asker_id == user.id,
-             or_(InquiryThread.asker_read_at.is_(None), InquiryThread.asker_read_at < InquiryThread.last_message_at)),
-        and_(InquiryThread.owner_id == user.id,
-             or_(InquiryThread.owner_read_at.is_(None), InquiryThread.owner_read_at < InquiryThread.last_message_at)),
+        and_(
+            InquiryThread.asker_id == user.id,
+            or_(InquiryThread.asker_read_at.is_(None), InquiryThread.asker_read_at < InquiryThread.last_message_at),
+        ),
+        and_(
+            InquiryThread.owner_id == user.id,
+            or_(InquiryThread.owner_read_at.is_(None), InquiryThread.owner_read_at < InquiryThread.last_message_at),
+        ),
     )
 
 
 def unread_thread_count(user) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(InquiryThread).where(_unread_condition(user))
-    ) or 0
+    return db.session.scalar(select(func.count()).select_from(InquiryThread).where(_unread_condition(user))) or 0
 
 
 def is_unread(user, thread: InquiryThread) -> bool:

@@ -93,8 +93,7 @@ def _send_pending_mail(session: Session) -> None:
     if savepoint is not None:
         enclosing = savepoint.parent if savepoint.parent is not None and savepoint.parent.nested else None
         session.info["pending_mail"] = [
-            (enclosing if owner is savepoint else owner, *mail)
-            for owner, *mail in session.info.get("pending_mail", [])
+            (enclosing if owner is savepoint else owner, *mail) for owner, *mail in session.info.get("pending_mail", [])
         ]
         return
     for _savepoint, to, subject, body in session.info.pop("pending_mail", []):
@@ -116,11 +115,14 @@ def _drop_pending_mail(session: Session) -> None:
 
 
 def unread_count(user) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Notification).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None)
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
         )
-    ) or 0
+        or 0
+    )
 
 
 def mark_read(user, notification_id: int | None = None) -> None:

@@ -25,8 +25,7 @@ def unread_counts():
 @bp.route("/")
 @login_required
 def index():
-    statement = (select(Notification).where(Notification.user_id == current_user.id)
-                 .order_by(Notification.id.desc()))
+    statement = select(Notification).where(Notification.user_id == current_user.id).order_by(Notification.id.desc())
     page = paginate(statement, per_page=20)
     return render_template("notifications/index.html", page=page, render=services.render)
 

@@ -18,12 +18,13 @@ bp = Blueprint("portal", __name__)
 @bp.route("/")
 def home():
     latest = {
-        kind: db.session.scalars(queries.browse(kind, queries.BrowseFilters()).limit(6)).all()
-        for kind in ListingKind
+        kind: db.session.scalars(queries.browse(kind, queries.BrowseFilters()).limit(6)).all() for kind in ListingKind
     }
-    counts = dict(db.session.execute(
-        select(Listing.kind, func.count()).where(Listing.status == ListingStatus.PUBLISHED).group_by(Listing.kind)
-    ).all())
+    counts = dict(
+        db.session.execute(
+            select(Listing.kind, func.count()).where(Listing.status == ListingStatus.PUBLISHED).group_by(Listing.kind)
+        ).all()
+    )
     open_challenges = db.session.scalar(
         select(func.count()).select_from(
             queries.browse(ListingKind.DEMAND, queries.BrowseFilters(challenge_only=True)).order_by(None).subquery()

@@ -112,8 +112,14 @@ class ElasticsearchBackend(SearchBackend):
         if client is None:
             if not url:
                 raise ValueError("the elasticsearch backend needs url= (or client=)")
-            client = Elasticsearch(url, request_timeout=request_timeout, max_retries=max_retries,
-                                   retry_on_status=RETRY_ON_STATUS, retry_on_timeout=True, **client_options)
+            client = Elasticsearch(
+                url,
+                request_timeout=request_timeout,
+                max_retries=max_retries,
+                retry_on_status=RETRY_ON_STATUS,
+                retry_on_timeout=True,
+                **client_options,
+            )
         self.client = client
         self.alias = f"{index_prefix}-listings"
         self.rebuild_alias = f"{self.alias}-rebuild"  # on an index being rebuilt, while it is
@@ -251,8 +257,9 @@ class ElasticsearchBackend(SearchBackend):
         if not docs:
             return 0
         if into is not None:  # a rebuild's copy: never over a live write or a tombstone
-            actions = [{"_op_type": "create", "_id": str(doc["id"]), "_source": esq.document_source(doc)}
-                       for doc in docs]
+            actions = [
+                {"_op_type": "create", "_id": str(doc["id"]), "_source": esq.document_source(doc)} for doc in docs
+            ]
             self._bulk(actions, into)
             return len(docs)
         self._ensure_alias(docs)
@@ -260,8 +267,9 @@ class ElasticsearchBackend(SearchBackend):
         actions = []
         for doc in docs:
             source = esq.document_source(doc)
-            actions += [{"_op_type": "index", "_index": name, "_id": str(doc["id"]), "_source": source}
-                        for name in rebuilding]
+            actions += [
+                {"_op_type": "index", "_index": name, "_id": str(doc["id"]), "_source": source} for name in rebuilding
+            ]
             actions.append({"_op_type": "index", "_id": str(doc["id"]), "_source": source})
         self._bulk(actions, None)
         return len(docs)
@@ -276,8 +284,10 @@ class ElasticsearchBackend(SearchBackend):
         for doc_id in ids:
             # In an index being rebuilt, a tombstone rather than a deletion: the rebuild may still
             # send a copy it read before the listing was deleted, and ``create`` refuses it.
-            actions += [{"_op_type": "index", "_index": name, "_id": doc_id, "_source": esq.tombstone(doc_id)}
-                        for name in rebuilding]
+            actions += [
+                {"_op_type": "index", "_index": name, "_id": doc_id, "_source": esq.tombstone(doc_id)}
+                for name in rebuilding
+            ]
             actions.append({"_op_type": "delete", "_id": doc_id})
         self._bulk(actions, None)
 
@@ -294,9 +304,17 @@ class ElasticsearchBackend(SearchBackend):
         failures: list[tuple[str, dict[str, Any]]] = []
         with self._errors("bulk write"):
             for ok, item in helpers.streaming_bulk(
-                self.client, actions, chunk_size=self.chunk_size, raise_on_error=False, yield_ok=False,
-                max_retries=self.max_retries, initial_backoff=self.initial_backoff, max_backoff=self.max_backoff,
-                retry_on_status=RETRY_ON_STATUS, expand_action_callback=_expand, **options,
+                self.client,
+                actions,
+                chunk_size=self.chunk_size,
+                raise_on_error=False,
+                yield_ok=False,
+                max_retries=self.max_retries,
+                initial_backoff=self.initial_backoff,
+                max_backoff=self.max_backoff,
+                retry_on_status=RETRY_ON_STATUS,
+                expand_action_callback=_expand,
+                **options,
             ):
                 op, info = next(iter(item.items()))
                 if not ok and not _harmless(op, info, rebuilding=into is not None):
@@ -305,8 +323,10 @@ class ElasticsearchBackend(SearchBackend):
         busy = [info for _, info in failures if _retryable(info.get("status", 500))]
         if busy:
             ids = ", ".join(str(info.get("_id")) for info in busy[:10])
-            raise BackendUnavailable(f"elasticsearch bulk write ({self.alias}): {len(busy)} action(s) still "
-                                     f"rejected after retries ({_reason(busy[0])}); ids {ids}")
+            raise BackendUnavailable(
+                f"elasticsearch bulk write ({self.alias}): {len(busy)} action(s) still "
+                f"rejected after retries ({_reason(busy[0])}); ids {ids}"
+            )
         if failures:
             raise BulkDocumentError(failures)
 
@@ -314,8 +334,9 @@ class ElasticsearchBackend(SearchBackend):
 
     def count(self) -> int:
         # A tombstone left by a delete that raced the end of a rebuild is no listing.
-        response = self._read("count", self.client.count, index=self.alias,
-                              query={"bool": {"must_not": [esq.TOMBSTONE_QUERY]}})
+        response = self._read(
+            "count", self.client.count, index=self.alias, query={"bool": {"must_not": [esq.TOMBSTONE_QUERY]}}
+        )
         return 0 if response is None else int(response["count"])
 
     def health(self) -> dict[str, Any]:
@@ -323,8 +344,12 @@ class ElasticsearchBackend(SearchBackend):
             # Quick and without retries: a health probe must answer, not wait out a dead cluster.
             cluster = self.client.options(request_timeout=5, max_retries=0).cluster.health().body
             if cluster.get("status") == "red":
-                return {"status": "error", "backend": self.name, "error": "cluster health is red",
-                        "cluster_status": "red"}
+                return {
+                    "status": "error",
+                    "backend": self.name,
+                    "error": "cluster health is red",
+                    "cluster_status": "red",
+                }
             return {"status": "ok", "backend": self.name, "documents": self.count()}
         except Exception as error:  # a health probe reports every failure instead of raising
             return {"status": "error", "backend": self.name, "error": _describe(error)[:200]}
@@ -344,8 +369,12 @@ class ElasticsearchBackend(SearchBackend):
         body = esq.search_body(query, groups, relaxed)
         response = self._read("search", self.client.search, index=self.alias, **esq.as_params(body))
         if response is None:
-            return SearchResult(hits=[], total=0, facets=esq.parse_facets(None) if query.facets else {},
-                                query_terms=[group[0] for group in groups])
+            return SearchResult(
+                hits=[],
+                total=0,
+                facets=esq.parse_facets(None) if query.facets else {},
+                query_terms=[group[0] for group in groups],
+            )
         return esq.parse_search(response, groups, query.facets)
 
     def suggest(self, prefix: str, kind: str | None = None, limit: int = 8) -> list[str]:
@@ -362,8 +391,16 @@ class ElasticsearchBackend(SearchBackend):
                 titles.append(title)
         return titles[:limit]
 
-    def knn(self, vector: Sequence[float], kind: str, k: int = 100, filters: Filters | None = None, *,
-            viewer: Viewer = ANONYMOUS, vector_model: str | None = None) -> list[Scored]:
+    def knn(
+        self,
+        vector: Sequence[float],
+        kind: str,
+        k: int = 100,
+        filters: Filters | None = None,
+        *,
+        viewer: Viewer = ANONYMOUS,
+        vector_model: str | None = None,
+    ) -> list[Scored]:
         """Published listings of ``kind`` nearest to ``vector``, best first, scored by cosine as sqlite
         scores them. ``filters``/``viewer`` narrow or widen the candidates; pass ``vector_model`` so
         vectors of another encoder, which are not comparable, are left out."""

@@ -26,12 +26,28 @@ FIELD_BOOSTS = {"title": 10, "keywords": 6, "summary": 3, "description": 1, "org
 BIGRAM_BOOST = 0.5
 WORD_FIELDS = [f"{name}^{boost}" for name, boost in FIELD_BOOSTS.items()]
 BIGRAM_FIELDS = [f"{name}.cjk" for name in TEXT_FIELDS]
-KEYWORD_FIELDS = ("id", "kind", "status", "industry", "district", "ip_type", "cooperation_modes",
-                  "org_name_exact", "vector_model")
+KEYWORD_FIELDS = (
+    "id",
+    "kind",
+    "status",
+    "industry",
+    "district",
+    "ip_type",
+    "cooperation_modes",
+    "org_name_exact",
+    "vector_model",
+)
 # Facet -> the filter it leaves out of its own counts (trl and min_trl share the TRL range filter).
-FACETS = {"industry": "industry", "district": "district", "ip_type": "ip_type",
-          "cooperation_modes": "cooperation_modes", "trl": "trl", "min_trl": "trl", "challenge": "challenge",
-          "org_name": "org_name"}
+FACETS = {
+    "industry": "industry",
+    "district": "district",
+    "ip_type": "ip_type",
+    "cooperation_modes": "cooperation_modes",
+    "trl": "trl",
+    "min_trl": "trl",
+    "challenge": "challenge",
+    "org_name": "org_name",
+}
 FACET_SIZE = 200  # facet values are taxonomy codes: a few dozen at most
 FACET_FIELDS = {"org_name": "org_name_exact"}  # facets aggregated on a field of another name
 ORG_FACET_SIZE = 30  # organisations are many: the busiest, as sqlite's facet
@@ -46,6 +62,7 @@ SORT_FIELDS = {
 
 # ---- index definition and documents -----------------------------------------------------------
 
+
 def index_body(vector_dims: int | None = None, alias: str | None = None) -> dict[str, Any]:
     """Settings and a strict mapping for a new index (and the alias, when it is the first index).
 
@@ -55,29 +72,43 @@ def index_body(vector_dims: int | None = None, alias: str | None = None) -> dict
     word (隔热 in 隔热材料). Lucene's cjk_bigram does not pair characters across the spaces
     between segmented words, so unlike sqlite's grams column it cannot bridge a word boundary.
     """
-    text = {"type": "text", "analyzer": "segmented",
-            "fields": {"cjk": {"type": "text", "analyzer": "bigrams"}}}
+    text = {"type": "text", "analyzer": "segmented", "fields": {"cjk": {"type": "text", "analyzer": "bigrams"}}}
     properties: dict[str, Any] = {name: dict(text) for name in TEXT_FIELDS}
     properties.update({name: {"type": "keyword"} for name in KEYWORD_FIELDS})
-    properties.update({
-        "owner_id": {"type": "long"}, "organisation_id": {"type": "long"},
-        "trl": {"type": "integer"}, "min_trl": {"type": "integer"},
-        "price_cents": {"type": "long"}, "budget_min_cents": {"type": "long"}, "budget_max_cents": {"type": "long"},
-        "challenge": {"type": "boolean"},
-        "published_at": {"type": "date"}, "deadline": {"type": "date"},
-        # What a hit shows, returned as written; never searched, so not indexed at all.
-        "stored": {"type": "object", "enabled": False},
-    })
+    properties.update(
+        {
+            "owner_id": {"type": "long"},
+            "organisation_id": {"type": "long"},
+            "trl": {"type": "integer"},
+            "min_trl": {"type": "integer"},
+            "price_cents": {"type": "long"},
+            "budget_min_cents": {"type": "long"},
+            "budget_max_cents": {"type": "long"},
+            "challenge": {"type": "boolean"},
+            "published_at": {"type": "date"},
+            "deadline": {"type": "date"},
+            # What a hit shows, returned as written; never searched, so not indexed at all.
+            "stored": {"type": "object", "enabled": False},
+        }
+    )
     vector: dict[str, Any] = {"type": "dense_vector", "index": True, "similarity": "cosine"}
     if vector_dims:
         vector["dims"] = vector_dims
     # Without dims, Elasticsearch >= 8.11 takes them from the first vector indexed.
     properties["vector"] = vector
     body: dict[str, Any] = {
-        "settings": {"analysis": {"analyzer": {
-            "segmented": {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]},
-            "bigrams": {"type": "custom", "tokenizer": "standard", "filter": ["cjk_width", "lowercase", "cjk_bigram"]},
-        }}},
+        "settings": {
+            "analysis": {
+                "analyzer": {
+                    "segmented": {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]},
+                    "bigrams": {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["cjk_width", "lowercase", "cjk_bigram"],
+                    },
+                }
+            }
+        },
         "mappings": {"dynamic": "strict", "_meta": {"mapping_version": MAPPING_VERSION}, "properties": properties},
     }
     if alias:
@@ -105,28 +136,38 @@ def document_source(doc: dict[str, Any]) -> dict[str, Any]:
             source[name] = [text for item in value if (text := analysis.segmented(item or ""))]
         else:
             source[name] = analysis.segmented(value or "") or None
-    source.update({
-        "id": str(doc["id"]),
-        "kind": doc["kind"], "status": doc["status"],
-        "owner_id": doc.get("owner_id"), "organisation_id": doc.get("organisation_id"),
-        "industry": doc.get("industry"), "district": doc.get("district"), "ip_type": doc.get("ip_type"),
-        "cooperation_modes": list(doc.get("cooperation_modes") or []),
-        "org_name_exact": doc.get("org_name"),
-        "trl": doc.get("trl"), "min_trl": doc.get("min_trl"),
-        "price_cents": doc.get("price_cents"),
-        "budget_min_cents": doc.get("budget_min_cents"), "budget_max_cents": doc.get("budget_max_cents"),
-        # Always a boolean, as sqlite stores 0/1: the challenge facet then counts both values alike.
-        "challenge": bool(doc.get("challenge")),
-        "published_at": doc.get("published_at"), "deadline": doc.get("deadline"),
-        "vector_model": doc.get("vector_model"),
-        "stored": stored_view(doc),
-    })
+    source.update(
+        {
+            "id": str(doc["id"]),
+            "kind": doc["kind"],
+            "status": doc["status"],
+            "owner_id": doc.get("owner_id"),
+            "organisation_id": doc.get("organisation_id"),
+            "industry": doc.get("industry"),
+            "district": doc.get("district"),
+            "ip_type": doc.get("ip_type"),
+            "cooperation_modes": list(doc.get("cooperation_modes") or []),
+            "org_name_exact": doc.get("org_name"),
+            "trl": doc.get("trl"),
+            "min_trl": doc.get("min_trl"),
+            "price_cents": doc.get("price_cents"),
+            "budget_min_cents": doc.get("budget_min_cents"),
+            "budget_max_cents": doc.get("budget_max_cents"),
+            # Always a boolean, as sqlite stores 0/1: the challenge facet then counts both values alike.
+            "challenge": bool(doc.get("challenge")),
+            "published_at": doc.get("published_at"),
+            "deadline": doc.get("deadline"),
+            "vector_model": doc.get("vector_model"),
+            "stored": stored_view(doc),
+        }
+    )
     if doc.get("vector") is not None:
         source["vector"] = [float(x) for x in doc["vector"]]
     return source
 
 
 # ---- queries -------------------------------------------------------------------------------------
+
 
 def term_groups(text: str) -> list[list[str]]:
     """One group per distinct query word: the word and its synonyms (as sqlite's _term_groups)."""
@@ -147,8 +188,11 @@ def _bigrams_help(term: str) -> bool:
 def group_query(group: list[str]) -> Query:
     """Any word of the group, as a whole token in the weighted fields or as a bigram phrase."""
     clauses = [Q("multi_match", query=term, type="most_fields", fields=WORD_FIELDS) for term in group]
-    clauses += [Q("multi_match", query=term, type="phrase", fields=BIGRAM_FIELDS, boost=BIGRAM_BOOST)
-                for term in group if _bigrams_help(term)]
+    clauses += [
+        Q("multi_match", query=term, type="phrase", fields=BIGRAM_FIELDS, boost=BIGRAM_BOOST)
+        for term in group
+        if _bigrams_help(term)
+    ]
     return Q("bool", should=clauses, minimum_should_match=1)
 
 
@@ -218,8 +262,9 @@ def search_body(query: SearchQuery, groups: list[list[str]], relaxed: bool = Fal
     Facet filters go to ``post_filter`` so the hits obey them while each facet's aggregation
     applies all of them but its own: the multi-select facet pattern, as sqlite's _facets.
     """
-    search = Search().query(Q("bool", must=text_clauses(groups, relaxed),
-                              filter=base_filters(query.filters, query.viewer)))
+    search = Search().query(
+        Q("bool", must=text_clauses(groups, relaxed), filter=base_filters(query.filters, query.viewer))
+    )
     toggles = facet_filters(query.filters)
     if toggles:
         search = search.post_filter(Q("bool", filter=list(toggles.values())))
@@ -227,8 +272,12 @@ def search_body(query: SearchQuery, groups: list[list[str]], relaxed: bool = Fal
         for facet, skips in FACETS.items():
             others = [clause for name, clause in toggles.items() if name != skips]
             bucket = search.aggs.bucket(facet, "filter", filter=Q("bool", filter=others))
-            bucket.bucket("values", "terms", field=FACET_FIELDS.get(facet, facet),
-                          size=ORG_FACET_SIZE if facet == "org_name" else FACET_SIZE)
+            bucket.bucket(
+                "values",
+                "terms",
+                field=FACET_FIELDS.get(facet, facet),
+                size=ORG_FACET_SIZE if facet == "org_name" else FACET_SIZE,
+            )
     search = search.sort(*sort_clauses(query.sort, bool(groups)))
     search = search.extra(from_=query.offset, size=query.per_page, track_total_hits=True).source(["stored"])
     return search.to_dict()
@@ -244,13 +293,18 @@ def suggest_body(tokens: list[str], kind: str | None, size: int) -> dict[str, An
     return search.to_dict()
 
 
-def knn_body(vector: Sequence[float], k: int, filters: list[Query], num_candidates: int | None = None
-             ) -> dict[str, Any]:
+def knn_body(
+    vector: Sequence[float], k: int, filters: list[Query], num_candidates: int | None = None
+) -> dict[str, Any]:
     """Top-level kNN (search API, Elasticsearch >= 8.4) filtered during the graph search, so the
     k neighbours are k visible listings rather than k listings of which some are then dropped."""
-    knn = {"field": "vector", "query_vector": [float(x) for x in vector], "k": k,
-           "num_candidates": max(k, num_candidates or min(max(10 * k, 100), 10_000)),
-           "filter": [clause.to_dict() for clause in filters]}
+    knn = {
+        "field": "vector",
+        "query_vector": [float(x) for x in vector],
+        "k": k,
+        "num_candidates": max(k, num_candidates or min(max(10 * k, 100), 10_000)),
+        "filter": [clause.to_dict() for clause in filters],
+    }
     return {"knn": knn, "size": k, "_source": ["stored"]}
 
 
@@ -267,6 +321,7 @@ def as_params(body: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- responses -----------------------------------------------------------------------------------
+
 
 def parse_facets(aggregations: dict[str, Any] | None) -> dict[str, dict[str, int]]:
     """{"industry": {"new_materials": 2}, "trl": {"7": 1}, "challenge": {"1": 1, "0": 3}}.
@@ -285,8 +340,17 @@ def parse_search(response: dict[str, Any], groups: list[list[str]], facets: bool
     hits = []
     for raw in response["hits"]["hits"]:
         document = raw["_source"]["stored"]
-        hits.append(Hit(id=raw["_id"], score=float(raw.get("_score") or 0.0), document=document,
-                        highlights=document_highlights(document, marked_terms)))
-    return SearchResult(hits=hits, total=response["hits"]["total"]["value"],
-                        facets=parse_facets(response.get("aggregations")) if facets else {},
-                        query_terms=[group[0] for group in groups])
+        hits.append(
+            Hit(
+                id=raw["_id"],
+                score=float(raw.get("_score") or 0.0),
+                document=document,
+                highlights=document_highlights(document, marked_terms),
+            )
+        )
+    return SearchResult(
+        hits=hits,
+        total=response["hits"]["total"]["value"],
+        facets=parse_facets(response.get("aggregations")) if facets else {},
+        query_terms=[group[0] for group in groups],
+    )

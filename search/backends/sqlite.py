@@ -63,9 +63,16 @@ _ORDER = {
 # JOIN the planner may scan every document of the kind and run the match per row (seconds at 100k).
 _MATCHED = "docs_fts f CROSS JOIN docs d ON d.rowid = f.rowid"
 # Facet -> the filter its counts leave out (trl and min_trl share the TRL range filter).
-_FACETS = {"industry": "industry", "district": "district", "ip_type": "ip_type", "trl": "trl",
-           "min_trl": "trl", "challenge": "challenge", "cooperation_modes": "cooperation_modes",
-           "org_name": "org_name"}
+_FACETS = {
+    "industry": "industry",
+    "district": "district",
+    "ip_type": "ip_type",
+    "trl": "trl",
+    "min_trl": "trl",
+    "challenge": "challenge",
+    "cooperation_modes": "cooperation_modes",
+    "org_name": "org_name",
+}
 _FACET_COLUMNS = "d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes, d.org_name"
 # Organisations are many at scale: a facet lists the busiest, as a filter panel can show them.
 ORG_FACET_SIZE = 30
@@ -145,8 +152,10 @@ class SqliteBackend(SearchBackend):
         with self._write() as (connection, generation):
             _write_documents(connection, documents, generation)
             if _rebuilding(connection):
-                connection.executemany("INSERT INTO rebuild_log (op, doc_id, doc) VALUES ('index', ?, ?)",
-                                       [(str(doc["id"]), _journal_json(doc)) for doc in documents])
+                connection.executemany(
+                    "INSERT INTO rebuild_log (op, doc_id, doc) VALUES ('index', ?, ?)",
+                    [(str(doc["id"]), _journal_json(doc)) for doc in documents],
+                )
         return len(documents)
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -154,16 +163,19 @@ class SqliteBackend(SearchBackend):
         with self._write() as (connection, generation):
             _delete_documents(connection, ids, generation)
             if _rebuilding(connection):
-                connection.executemany("INSERT INTO rebuild_log (op, doc_id) VALUES ('delete', ?)",
-                                       [(doc_id,) for doc_id in ids])
+                connection.executemany(
+                    "INSERT INTO rebuild_log (op, doc_id) VALUES ('delete', ?)", [(doc_id,) for doc_id in ids]
+                )
 
     def clear(self) -> None:
         with self._write() as (connection, generation):
             for table in ("docs_fts", "docs", "stored", "vectors", "tombstones"):
                 connection.execute(f"DELETE FROM {table}")
             # Every cached vector matrix predates this: they reload in full.
-            connection.execute("INSERT INTO meta VALUES ('tombstone_floor', ?) "
-                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(generation),))
+            connection.execute(
+                "INSERT INTO meta VALUES ('tombstone_floor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(generation),),
+            )
 
     @contextmanager
     def reindexing(self) -> Iterator[Callable[[Iterable[dict[str, Any]]], int]]:
@@ -204,8 +216,9 @@ class SqliteBackend(SearchBackend):
         documents = self._documents([rowid for rowid, _ in nearest])
         return [(documents[rowid][0], score, documents[rowid][1]) for rowid, score in nearest if rowid in documents]
 
-    def lexical(self, text: str, kind: str, k: int = 100,
-                max_postings: int | None = LEXICAL_MAX_POSTINGS) -> list[Scored]:
+    def lexical(
+        self, text: str, kind: str, k: int = 100, max_postings: int | None = LEXICAL_MAX_POSTINGS
+    ) -> list[Scored]:
         """BM25 against any word of ``text`` but the most common ones, rarest first within a budget
         of ``max_postings`` (None: no budget; see ``sqlite_terms.informative_groups``)."""
         groups = self._informative(term_groups(text), max_postings)
@@ -214,7 +227,8 @@ class SqliteBackend(SearchBackend):
         rows = self._execute(
             f"SELECT d.rowid, {BM25} AS rank FROM {_MATCHED} WHERE docs_fts MATCH :match AND d.kind = :kind "
             "AND d.status = 'published' ORDER BY rank LIMIT :limit",
-            {"match": match_any(groups), "kind": kind, "limit": k}).fetchall()
+            {"match": match_any(groups), "kind": kind, "limit": k},
+        ).fetchall()
         documents = self._documents([rowid for rowid, _ in rows])
         return [(documents[rowid][0], -float(rank), documents[rowid][1]) for rowid, rank in rows if rowid in documents]
 
@@ -225,8 +239,9 @@ class SqliteBackend(SearchBackend):
         try:
             index_id = read_state(connection)[0]
             documents = self._frequencies.documents(connection, index_id)
-            frequencies = self._frequencies.lookup(connection, index_id, [term for group in groups for term in group],
-                                                   cap=common_frequency(documents) + 1)
+            frequencies = self._frequencies.lookup(
+                connection, index_id, [term for group in groups for term in group], cap=common_frequency(documents) + 1
+            )
         except sqlite3.Error as error:
             raise BackendUnavailable(f"sqlite search index: {error}") from error
         return informative_groups(groups, frequencies, documents, max_postings)
@@ -238,7 +253,9 @@ class SqliteBackend(SearchBackend):
         marks = ", ".join("?" * len(rowids))
         rows = self._execute(
             "SELECT d.rowid, d.doc_id, s.doc FROM docs d JOIN stored s ON s.rowid = d.rowid "
-            f"WHERE d.rowid IN ({marks})", rowids).fetchall()
+            f"WHERE d.rowid IN ({marks})",
+            rowids,
+        ).fetchall()
         return {rowid: (doc_id, json.loads(doc)) for rowid, doc_id, doc in rows}
 
     def search(self, query: SearchQuery) -> SearchResult:
@@ -253,8 +270,9 @@ class SqliteBackend(SearchBackend):
             result.relaxed = True
         return result
 
-    def _run(self, query: SearchQuery, groups: list[list[str]], match: str | None,
-             relaxable: bool = False) -> SearchResult | None:
+    def _run(
+        self, query: SearchQuery, groups: list[list[str]], match: str | None, relaxable: bool = False
+    ) -> SearchResult | None:
         """One search; None when ``relaxable`` and nothing matched (the caller relaxes)."""
         base, facet_filters, params = _conditions(query)
         source = "docs d"
@@ -281,10 +299,15 @@ class SqliteBackend(SearchBackend):
         if total == 0 and relaxable:
             return None
         where = " AND ".join(base + list(facet_filters.values()))
-        rows = [] if total == 0 else self._execute(
-            f"SELECT d.rowid, {rank} AS rank FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset",
-            {**params, **page},
-        ).fetchall()
+        rows = (
+            []
+            if total == 0
+            else self._execute(
+                f"SELECT d.rowid, {rank} AS rank FROM {source} WHERE {where} "
+                f"ORDER BY {order} LIMIT :limit OFFSET :offset",
+                {**params, **page},
+            ).fetchall()
+        )
         if total is None:
             total = len(rows)  # more-like-this callers want the best candidates, not how many matched
         documents = self._documents([rowid for rowid, _ in rows])
@@ -293,27 +316,40 @@ class SqliteBackend(SearchBackend):
         for rowid, score in rows:
             if rowid in documents:
                 doc_id, document = documents[rowid]
-                hits.append(Hit(id=doc_id, score=-float(score), document=document,
-                                highlights=document_highlights(document, marked_terms)))
+                hits.append(
+                    Hit(
+                        id=doc_id,
+                        score=-float(score),
+                        document=document,
+                        highlights=document_highlights(document, marked_terms),
+                    )
+                )
         return SearchResult(hits=hits, total=total, facets=facets, query_terms=[group[0] for group in groups])
 
     def _materialise(self, source: str, base: list[str], rank: str, params: dict[str, Any]) -> None:
         """Fill this connection's temp.matched with the rows the match and the base conditions keep."""
         connection = self._connection()
         try:
-            connection.execute(f"CREATE TEMP TABLE IF NOT EXISTS matched (rowid INTEGER PRIMARY KEY, rank REAL, "
-                               f"{_MATERIALISED.replace('d.', '')})")
+            connection.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS matched (rowid INTEGER PRIMARY KEY, rank REAL, "
+                f"{_MATERIALISED.replace('d.', '')})"
+            )
             connection.execute("DELETE FROM temp.matched")
-            connection.execute(f"INSERT INTO temp.matched SELECT d.rowid, {rank}, {_MATERIALISED} "
-                               f"FROM {source} WHERE {' AND '.join(base)}", params)
+            connection.execute(
+                f"INSERT INTO temp.matched SELECT d.rowid, {rank}, {_MATERIALISED} "
+                f"FROM {source} WHERE {' AND '.join(base)}",
+                params,
+            )
         except sqlite3.Error as error:
             raise BackendUnavailable(f"sqlite search index: {error}") from error
 
-    def _facets(self, source: str, base: list[str], facet_filters: dict[str, str],
-                params: dict[str, Any]) -> tuple[int, dict[str, dict[str, int]]]:
+    def _facets(
+        self, source: str, base: list[str], facet_filters: dict[str, str], params: dict[str, Any]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
         """(total, counts per facet value), each facet counted without its own filter (multi-select),
         in one statement: the matching rows' facet columns are materialised once and every count
         reads them, instead of running the full-text match once per facet."""
+
         def where(skip: str | None) -> str:
             conditions = [sql for name, sql in facet_filters.items() if name != skip]
             return " AND ".join(conditions) or "1"
@@ -321,17 +357,24 @@ class SqliteBackend(SearchBackend):
         arms = [f"SELECT NULL, NULL, count(*) FROM m d WHERE {where(None)}"]
         for facet, skip in _FACETS.items():
             if facet == "cooperation_modes":
-                arms.append(f"SELECT '{facet}', j.value, count(*) FROM m d, json_each(d.modes) j "
-                            f"WHERE {where(skip)} GROUP BY 2")
+                arms.append(
+                    f"SELECT '{facet}', j.value, count(*) FROM m d, json_each(d.modes) j WHERE {where(skip)} GROUP BY 2"
+                )
             elif facet == "org_name":
-                arms.append(f"SELECT * FROM (SELECT '{facet}', d.org_name, count(*) AS n FROM m d "
-                            f"WHERE d.org_name IS NOT NULL AND {where(skip)} GROUP BY 2 "
-                            f"ORDER BY n DESC, 2 LIMIT {ORG_FACET_SIZE})")
+                arms.append(
+                    f"SELECT * FROM (SELECT '{facet}', d.org_name, count(*) AS n FROM m d "
+                    f"WHERE d.org_name IS NOT NULL AND {where(skip)} GROUP BY 2 "
+                    f"ORDER BY n DESC, 2 LIMIT {ORG_FACET_SIZE})"
+                )
             else:
-                arms.append(f"SELECT '{facet}', d.{facet}, count(*) FROM m d WHERE d.{facet} IS NOT NULL "
-                            f"AND {where(skip)} GROUP BY 2")
-        sql = (f"WITH m AS MATERIALIZED (SELECT {_FACET_COLUMNS} FROM {source} WHERE {' AND '.join(base)}) "
-               + " UNION ALL ".join(arms))
+                arms.append(
+                    f"SELECT '{facet}', d.{facet}, count(*) FROM m d WHERE d.{facet} IS NOT NULL "
+                    f"AND {where(skip)} GROUP BY 2"
+                )
+        sql = (
+            f"WITH m AS MATERIALIZED (SELECT {_FACET_COLUMNS} FROM {source} WHERE {' AND '.join(base)}) "
+            + " UNION ALL ".join(arms)
+        )
         facets: dict[str, dict[str, int]] = {facet: {} for facet in _FACETS}
         total = 0
         for facet, value, count in self._execute(sql, params).fetchall():
@@ -348,8 +391,10 @@ class SqliteBackend(SearchBackend):
         match = " AND ".join(quote(token) for token in tokens[:-1])
         last = "{title keywords}: " + quote(tokens[-1]) + "*"
         match = f"{match} AND {last}" if match else last
-        sql = (f"SELECT DISTINCT json_extract(s.doc, '$.title') FROM {_MATCHED} JOIN stored s ON s.rowid = d.rowid "
-               "WHERE docs_fts MATCH ? AND d.status = 'published'")
+        sql = (
+            f"SELECT DISTINCT json_extract(s.doc, '$.title') FROM {_MATCHED} JOIN stored s ON s.rowid = d.rowid "
+            "WHERE docs_fts MATCH ? AND d.status = 'published'"
+        )
         params: list[Any] = [match]
         if kind:
             sql += " AND d.kind = ?"
@@ -394,12 +439,16 @@ def _open(file: Path) -> sqlite3.Connection:
 def _write_documents(connection: sqlite3.Connection, documents: list[dict[str, Any]], generation: int) -> None:
     for doc in documents:
         rowid = connection.execute(_UPSERT, _row(doc, generation)).fetchone()[0]
-        connection.execute("INSERT OR REPLACE INTO stored (rowid, doc) VALUES (?, ?)",
-                           (rowid, json.dumps(stored_view(doc), ensure_ascii=False)))
+        connection.execute(
+            "INSERT OR REPLACE INTO stored (rowid, doc) VALUES (?, ?)",
+            (rowid, json.dumps(stored_view(doc), ensure_ascii=False)),
+        )
         vector = doc.get("vector")
         if vector is not None:
-            connection.execute("INSERT OR REPLACE INTO vectors (rowid, vector, model) VALUES (?, ?, ?)",
-                               (rowid, _vector_bytes(vector), doc.get("vector_model")))
+            connection.execute(
+                "INSERT OR REPLACE INTO vectors (rowid, vector, model) VALUES (?, ?, ?)",
+                (rowid, _vector_bytes(vector), doc.get("vector_model")),
+            )
         else:
             connection.execute("DELETE FROM vectors WHERE rowid = ?", (rowid,))
         connection.execute("DELETE FROM docs_fts WHERE rowid = ?", (rowid,))
@@ -435,14 +484,25 @@ def _journal_json(doc: dict[str, Any]) -> str:
 
 def _row(doc: dict[str, Any], generation: int) -> dict[str, Any]:
     return {
-        "id": str(doc["id"]), "kind": doc["kind"], "status": doc["status"],
-        "owner_id": doc.get("owner_id"), "organisation_id": doc.get("organisation_id"),
-        "industry": doc.get("industry"), "district": doc.get("district"), "trl": doc.get("trl"),
-        "min_trl": doc.get("min_trl"), "ip_type": doc.get("ip_type"),
-        "modes": json.dumps(doc.get("cooperation_modes") or []), "org_name": doc.get("org_name"),
-        "price_cents": doc.get("price_cents"), "budget_min_cents": doc.get("budget_min_cents"),
-        "budget_max_cents": doc.get("budget_max_cents"), "challenge": 1 if doc.get("challenge") else 0,
-        "published_at": doc.get("published_at"), "deadline": doc.get("deadline"), "seq": generation,
+        "id": str(doc["id"]),
+        "kind": doc["kind"],
+        "status": doc["status"],
+        "owner_id": doc.get("owner_id"),
+        "organisation_id": doc.get("organisation_id"),
+        "industry": doc.get("industry"),
+        "district": doc.get("district"),
+        "trl": doc.get("trl"),
+        "min_trl": doc.get("min_trl"),
+        "ip_type": doc.get("ip_type"),
+        "modes": json.dumps(doc.get("cooperation_modes") or []),
+        "org_name": doc.get("org_name"),
+        "price_cents": doc.get("price_cents"),
+        "budget_min_cents": doc.get("budget_min_cents"),
+        "budget_max_cents": doc.get("budget_max_cents"),
+        "challenge": 1 if doc.get("challenge") else 0,
+        "published_at": doc.get("published_at"),
+        "deadline": doc.get("deadline"),
+        "seq": generation,
     }
 
 
@@ -452,8 +512,9 @@ def _vector_bytes(vector) -> bytes:
 
 def _grams(doc: dict[str, Any]) -> str:
     texts = [doc.get(name) for name in TEXT_FIELDS]
-    return " ".join(" ".join(analysis.bigrams(" ".join(text) if isinstance(text, list) else text or ""))
-                    for text in texts)
+    return " ".join(
+        " ".join(analysis.bigrams(" ".join(text) if isinstance(text, list) else text or "")) for text in texts
+    )
 
 
 def _segmented_field(doc: dict[str, Any], name: str) -> str:

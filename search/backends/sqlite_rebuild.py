@@ -33,8 +33,10 @@ class Rebuild:
         self.builder._connection()
         with backend._write() as (connection, _generation):
             connection.execute("DELETE FROM rebuild_log")  # left by a rebuild that died
-            connection.execute("INSERT INTO meta VALUES ('rebuild', ?) "
-                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (self.file.name,))
+            connection.execute(
+                "INSERT INTO meta VALUES ('rebuild', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (self.file.name,),
+            )
 
     def write(self, documents: Iterable[dict[str, Any]]) -> int:
         return self.builder.index(documents)

@@ -107,16 +107,21 @@ def ensure_schema(connection: sqlite3.Connection) -> None:
 
 def next_generation(connection: sqlite3.Connection) -> int:
     """Take the next generation number (inside the caller's write transaction)."""
-    return int(connection.execute(
-        "INSERT INTO meta VALUES ('generation', '1') "
-        "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) RETURNING value"
-    ).fetchone()[0])
+    return int(
+        connection.execute(
+            "INSERT INTO meta VALUES ('generation', '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) RETURNING value"
+        ).fetchone()[0]
+    )
 
 
 def read_state(connection: sqlite3.Connection) -> tuple[str, int, int]:
     """(index_id, generation, tombstone_floor) as last committed."""
-    values = dict(connection.execute(
-        "SELECT key, value FROM meta WHERE key IN ('index_id', 'generation', 'tombstone_floor')").fetchall())
+    values = dict(
+        connection.execute(
+            "SELECT key, value FROM meta WHERE key IN ('index_id', 'generation', 'tombstone_floor')"
+        ).fetchall()
+    )
     return values.get("index_id", ""), int(values.get("generation") or 0), int(values.get("tombstone_floor") or 0)
 
 
@@ -124,5 +129,7 @@ def prune_tombstones(connection: sqlite3.Connection, generation: int) -> None:
     floor = generation - TOMBSTONE_GENERATIONS
     if floor > 0 and generation % 1000 == 0:  # now and then is enough
         connection.execute("DELETE FROM tombstones WHERE seq < ?", (floor,))
-        connection.execute("INSERT INTO meta VALUES ('tombstone_floor', ?) "
-                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(floor),))
+        connection.execute(
+            "INSERT INTO meta VALUES ('tombstone_floor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(floor),),
+        )

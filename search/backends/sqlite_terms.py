@@ -92,7 +92,8 @@ class DocumentFrequencies:
                     try:
                         self._frequencies[token] = connection.execute(
                             "SELECT count(*) FROM (SELECT 1 FROM docs_fts WHERE docs_fts MATCH ? LIMIT ?)",
-                            (quote(token), cap)).fetchone()[0]
+                            (quote(token), cap),
+                        ).fetchone()[0]
                     except sqlite3.OperationalError:  # not a phrase FTS5 accepts: it matches nothing
                         self._frequencies[token] = 0
             return {token: self._frequencies[token] for token in tokens}
@@ -109,8 +110,9 @@ def common_frequency(documents: int) -> int:
     return int(max(COMMON_SHARE * documents, COMMON_MIN_DOCUMENTS))
 
 
-def informative_groups(groups: list[list[str]], frequencies: dict[str, int], documents: int,
-                       max_postings: int | None = None) -> list[list[str]]:
+def informative_groups(
+    groups: list[list[str]], frequencies: dict[str, int], documents: int, max_postings: int | None = None
+) -> list[list[str]]:
     """The groups worth an any-word query, in their original order.
 
     A group's frequency is the sum over its words (an upper bound of the documents it matches).

@@ -54,8 +54,11 @@ class KindVectors:
         index_id, generation, floor = read_state(connection)
         if index_id == self.index_id and generation == self.seen:
             return
-        if index_id != self.index_id or self.seen < floor or self._changes(connection) > FULL_RELOAD_SHARE * max(
-                self.count, 1000):
+        if (
+            index_id != self.index_id
+            or self.seen < floor
+            or self._changes(connection) > FULL_RELOAD_SHARE * max(self.count, 1000)
+        ):
             self._reload(connection, generation)
         else:
             self._catch_up(connection, generation)
@@ -67,8 +70,7 @@ class KindVectors:
         return changed + removed
 
     def _reload(self, connection: sqlite3.Connection, generation: int) -> None:
-        source = ("FROM docs d JOIN vectors v ON v.rowid = d.rowid "
-                  "WHERE d.kind = :kind AND d.status = 'published'")
+        source = "FROM docs d JOIN vectors v ON v.rowid = d.rowid WHERE d.kind = :kind AND d.status = 'published'"
         found = connection.execute(f"SELECT count(*), max(length(v.vector)) {source}", {"kind": self.kind}).fetchone()
         # Sized once, with room for some new documents: growing a 100 MB matrix copies it.
         dim = (found[1] or 0) // 4
@@ -85,9 +87,12 @@ class KindVectors:
             batch = [(rowid, blob) for rowid, blob in batch if len(blob) == 4 * dim]  # one encoder's vectors
             block = np.frombuffer(b"".join(blob for _, blob in batch), dtype=np.float32).reshape(len(batch), dim)
             end = self.count + len(batch)
-            np.divide(block, np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12),
-                      out=self.matrix[self.count:end])
-            self.rowids[self.count:end] = [rowid for rowid, _ in batch]
+            np.divide(
+                block,
+                np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12),
+                out=self.matrix[self.count : end],
+            )
+            self.rowids[self.count : end] = [rowid for rowid, _ in batch]
             self.count = end
         self.position = dict(zip(self.rowids[: self.count].tolist(), range(self.count), strict=True))
         self.seen = generation
@@ -99,7 +104,9 @@ class KindVectors:
             self._remove(rowid)
         changed = connection.execute(
             "SELECT d.rowid, d.kind, d.status, v.vector FROM docs d LEFT JOIN vectors v ON v.rowid = d.rowid "
-            "WHERE d.seq > ?", (self.seen,)).fetchall()
+            "WHERE d.seq > ?",
+            (self.seen,),
+        ).fetchall()
         for rowid, kind, status, blob in changed:
             if kind == self.kind and status == "published" and blob is not None:
                 self._put(rowid, blob)

@@ -20,8 +20,12 @@ BACKENDS = ["sqlite"] + (["elasticsearch"] if os.environ.get("ELASTICSEARCH_URL"
 def _create(name, tmp_path):
     if name == "elasticsearch":
         # Indices of their own per test, so runs (and xdist workers) never see each other's documents.
-        return create_backend("elasticsearch", url=os.environ["ELASTICSEARCH_URL"],
-                              index_prefix=f"contract-{uuid.uuid4().hex[:12]}", refresh="wait_for")
+        return create_backend(
+            "elasticsearch",
+            url=os.environ["ELASTICSEARCH_URL"],
+            index_prefix=f"contract-{uuid.uuid4().hex[:12]}",
+            refresh="wait_for",
+        )
     return create_backend(name, path=tmp_path / "index.sqlite")
 
 
@@ -36,26 +40,74 @@ def backend(request, tmp_path):
 
 
 def doc(doc_id, **fields):
-    base = {"id": str(doc_id), "kind": "achievement", "status": "published", "title": f"成果{doc_id}",
-            "industry": "new_materials", "keywords": [], "cooperation_modes": [],
-            "published_at": f"2024-01-{int(doc_id):02d}"}
+    base = {
+        "id": str(doc_id),
+        "kind": "achievement",
+        "status": "published",
+        "title": f"成果{doc_id}",
+        "industry": "new_materials",
+        "keywords": [],
+        "cooperation_modes": [],
+        "published_at": f"2024-01-{int(doc_id):02d}",
+    }
     base.update(fields)
     return base
 
 
 CORPUS = [
-    doc(1, title="冷链运输车厢高效隔热材料", summary="气凝胶复合隔热板，导热系数低于0.02", keywords=["隔热", "冷链"],
-        trl=7, price_cents=150_000_000, cooperation_modes=["transfer"], district="huangdao"),
-    doc(2, title="海藻酸盐医用敷料制备技术", summary="可降解止血敷料，用于创面修复", keywords=["海藻酸盐", "敷料"],
-        industry="marine_biomedicine", trl=6, price_cents=None, cooperation_modes=["license", "transfer"],
-        district="laoshan"),
-    doc(3, title="船舶压载水处理系统", summary="紫外加过氧化氢高级氧化，低盐度水域达标", keywords=["压载水"],
-        industry="marine_equipment", trl=8, price_cents=280_000_000, cooperation_modes=["license"],
-        district="laoshan"),
-    doc(4, title="冷库节能保温墙体", summary="聚氨酯夹芯板保温，冷链仓储节能", keywords=["保温", "冷库"], trl=3,
-        price_cents=50_000_000, cooperation_modes=["joint_development"], district="jimo"),
-    doc(5, kind="demand", title="冷链车厢隔热改造需求", description="现有车厢隔热差，夏季能耗高", min_trl=6,
-        budget_min_cents=50_000_000, budget_max_cents=200_000_000, challenge=True, district="huangdao"),
+    doc(
+        1,
+        title="冷链运输车厢高效隔热材料",
+        summary="气凝胶复合隔热板，导热系数低于0.02",
+        keywords=["隔热", "冷链"],
+        trl=7,
+        price_cents=150_000_000,
+        cooperation_modes=["transfer"],
+        district="huangdao",
+    ),
+    doc(
+        2,
+        title="海藻酸盐医用敷料制备技术",
+        summary="可降解止血敷料，用于创面修复",
+        keywords=["海藻酸盐", "敷料"],
+        industry="marine_biomedicine",
+        trl=6,
+        price_cents=None,
+        cooperation_modes=["license", "transfer"],
+        district="laoshan",
+    ),
+    doc(
+        3,
+        title="船舶压载水处理系统",
+        summary="紫外加过氧化氢高级氧化，低盐度水域达标",
+        keywords=["压载水"],
+        industry="marine_equipment",
+        trl=8,
+        price_cents=280_000_000,
+        cooperation_modes=["license"],
+        district="laoshan",
+    ),
+    doc(
+        4,
+        title="冷库节能保温墙体",
+        summary="聚氨酯夹芯板保温，冷链仓储节能",
+        keywords=["保温", "冷库"],
+        trl=3,
+        price_cents=50_000_000,
+        cooperation_modes=["joint_development"],
+        district="jimo",
+    ),
+    doc(
+        5,
+        kind="demand",
+        title="冷链车厢隔热改造需求",
+        description="现有车厢隔热差，夏季能耗高",
+        min_trl=6,
+        budget_min_cents=50_000_000,
+        budget_max_cents=200_000_000,
+        challenge=True,
+        district="huangdao",
+    ),
     doc(6, status="draft", title="未发布的隔热涂层", summary="草稿", owner_id=77, organisation_id=9),
 ]
 
@@ -86,8 +138,7 @@ def test_search_filters_combine_and_count(indexed):
     assert ids(indexed.search(query)) == ["3"]
     query = SearchQuery(filters=Filters(kind="achievement", cooperation_mode="transfer"))
     assert sorted(ids(indexed.search(query))) == ["1", "2"]
-    query = SearchQuery(filters=Filters(kind="achievement", amount_min_cents=100_000_000,
-                                        amount_max_cents=200_000_000))
+    query = SearchQuery(filters=Filters(kind="achievement", amount_min_cents=100_000_000, amount_max_cents=200_000_000))
     assert ids(indexed.search(query)) == ["1"]
 
 
@@ -107,10 +158,17 @@ def test_search_facets_exclude_their_own_filter(indexed):
 
 
 def test_organisation_facet_lists_every_organisation_while_one_is_chosen(backend):
-    backend.index([doc(11, org_name="中国海洋大学"), doc(12, org_name="中国海洋大学"), doc(13, org_name="青岛科技大学"),
-                   doc(14, org_name="中国海洋大学", industry="marine_equipment")])
-    result = backend.search(SearchQuery(filters=Filters(kind="achievement", org_name="中国海洋大学",
-                                                        industry="new_materials")))
+    backend.index(
+        [
+            doc(11, org_name="中国海洋大学"),
+            doc(12, org_name="中国海洋大学"),
+            doc(13, org_name="青岛科技大学"),
+            doc(14, org_name="中国海洋大学", industry="marine_equipment"),
+        ]
+    )
+    result = backend.search(
+        SearchQuery(filters=Filters(kind="achievement", org_name="中国海洋大学", industry="new_materials"))
+    )
     assert sorted(ids(result)) == ["11", "12"]
     assert result.facets["org_name"] == {"中国海洋大学": 2, "青岛科技大学": 1}
     assert result.facets["industry"] == {"new_materials": 2, "marine_equipment": 1}

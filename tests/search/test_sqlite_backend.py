@@ -14,8 +14,16 @@ from search.query import SearchQuery
 
 
 def doc(doc_id, title="成果", vector=None, **fields):
-    base = {"id": str(doc_id), "kind": "achievement", "status": "published", "title": title,
-            "industry": "new_materials", "keywords": [], "cooperation_modes": [], "published_at": "2024-01-01"}
+    base = {
+        "id": str(doc_id),
+        "kind": "achievement",
+        "status": "published",
+        "title": title,
+        "industry": "new_materials",
+        "keywords": [],
+        "cooperation_modes": [],
+        "published_at": "2024-01-01",
+    }
     if vector is not None:
         base.update(vector=vector, vector_model="test")
     return {**base, **fields}
@@ -33,8 +41,16 @@ def nearest(engine, vector, kind="achievement", k=10):
 
 
 def test_knn_ranks_by_cosine_and_returns_the_stored_documents(backend):
-    backend.index([doc(1, "甲", [1.0, 0.0]), doc(2, "乙", [0.6, 0.8]), doc(3, "丙", [0.0, 2.0]),
-                   doc(4, "丁", [1.0, 0.0], kind="demand"), doc(5, "戊", [1.0, 0.0], status="draft"), doc(6, "无向量")])
+    backend.index(
+        [
+            doc(1, "甲", [1.0, 0.0]),
+            doc(2, "乙", [0.6, 0.8]),
+            doc(3, "丙", [0.0, 2.0]),
+            doc(4, "丁", [1.0, 0.0], kind="demand"),
+            doc(5, "戊", [1.0, 0.0], status="draft"),
+            doc(6, "无向量"),
+        ]
+    )
     assert nearest(backend, [3.0, 0.0]) == [("1", 1.0), ("2", 0.6), ("3", 0.0)]
     assert nearest(backend, [3.0, 0.0], k=2) == [("1", 1.0), ("2", 0.6)]
     assert backend.knn([1.0, 0.0], "achievement", 1)[0][2]["title"] == "甲"
@@ -46,8 +62,9 @@ def test_knn_follows_writes_made_after_its_matrix_was_built(backend, tmp_path):
     other_worker = SqliteBackend(tmp_path / "index.sqlite")
     assert len(nearest(other_worker, [1.0, 0.0])) == 5  # its matrix is built now
     backend.delete(["1"])
-    backend.index([doc(2, vector=[-1.0, 0.0]), doc(3, vector=[1.0, 0.0], status="archived"),
-                   doc(7, vector=[1.0, 0.0]), doc(4)])  # moved away, unpublished, new, vector dropped
+    backend.index(
+        [doc(2, vector=[-1.0, 0.0]), doc(3, vector=[1.0, 0.0], status="archived"), doc(7, vector=[1.0, 0.0]), doc(4)]
+    )  # moved away, unpublished, new, vector dropped
     assert [doc_id for doc_id, _ in nearest(other_worker, [1.0, 0.0])] == ["7", "5", "2"]
     assert nearest(other_worker, [1.0, 0.0])[-1] == ("2", -1.0)
     backend.clear()
@@ -77,8 +94,14 @@ def test_informative_groups_drop_common_words_and_keep_the_rarest():
 
 
 def test_lexical_returns_ids_scores_and_documents_best_first(backend):
-    backend.index([doc(1, "船舶压载水处理系统"), doc(2, "压载水在线监测"), doc(3, "海藻酸盐敷料"),
-                   doc(4, "压载水处理", kind="demand")])
+    backend.index(
+        [
+            doc(1, "船舶压载水处理系统"),
+            doc(2, "压载水在线监测"),
+            doc(3, "海藻酸盐敷料"),
+            doc(4, "压载水处理", kind="demand"),
+        ]
+    )
     ranked = backend.lexical("压载水 紫外 处理系统 需求", "achievement", 10)
     assert [doc_id for doc_id, _, _ in ranked] == ["1", "2"]
     assert ranked[0][1] > ranked[1][1] > 0 and ranked[0][2]["title"] == "船舶压载水处理系统"
@@ -127,9 +150,11 @@ def test_a_version_2_file_is_migrated_in_place_with_its_documents(tmp_path):
 def test_a_file_of_an_unknown_version_is_emptied(tmp_path):
     path = tmp_path / "index.sqlite"
     with sqlite3.connect(path) as connection:
-        connection.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
-                                 "INSERT INTO meta VALUES ('schema_version', '1');"
-                                 "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, whatever TEXT);")
+        connection.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, whatever TEXT);"
+        )
     engine = SqliteBackend(path)
     assert engine.count() == 0
     engine.index([doc(1, "压载水处理")])

@@ -18,8 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def doc(doc_id, title, **fields):
-    base = {"id": str(doc_id), "kind": "achievement", "status": "published", "title": title,
-            "industry": "new_materials", "keywords": [], "cooperation_modes": [], "published_at": "2024-01-01"}
+    base = {
+        "id": str(doc_id),
+        "kind": "achievement",
+        "status": "published",
+        "title": title,
+        "industry": "new_materials",
+        "keywords": [],
+        "cooperation_modes": [],
+        "published_at": "2024-01-01",
+    }
     return {**base, **fields}
 
 
@@ -84,9 +92,11 @@ def test_another_process_with_an_open_connection_reopens_on_the_new_file(backend
             engine.index([{{"id": "9" + line.strip()[:1], "kind": "achievement", "status": "published",
                            "title": "另一进程写入" + line.strip(), "industry": "new_materials"}}])
     """)
-    worker = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=ROOT)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
+
         def ask(text):
             worker.stdin.write(text + "\n")
             worker.stdin.flush()
@@ -110,7 +120,8 @@ def test_a_failed_rebuild_leaves_the_live_index_and_no_files(backend, tmp_path):
         raise RuntimeError("database went away")
     assert titles(backend, "压载水") == ["船舶压载水处理系统"]
     assert sorted(path.name for path in tmp_path.iterdir() if not path.name.endswith(("-wal", "-shm"))) == [
-        "index.sqlite"]
+        "index.sqlite"
+    ]
     backend.index([doc(8, "无人船测深")])
     assert backend._execute("SELECT count(*) FROM rebuild_log").fetchone()[0] == 0  # no longer logging
 
