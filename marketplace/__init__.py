@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
+    from marketplace.accounts import capabilities
     from marketplace.core import database, i18n, templating  # noqa: F401  (database: engine events)
     from marketplace.core.errors import register_error_handlers
 
@@ -56,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     templating.register(app)
+    capabilities.init_app(app)
     register_error_handlers(app)
     _import_models()
 

@@ -107,7 +107,8 @@ def site(app):
 
 PUBLIC = ("anonymous", *ROLES)
 SIGNED_IN = ROLES
-ORG_ADMINS = ("researcher", "enterprise", "service_provider", "investor", "admin")
+# Bulk import: organisation admins of the kinds that publish listings (capability listing.import).
+IMPORTERS = ("researcher", "enterprise", "admin")
 
 # path (with {placeholders} for listing ids), who may open it, and text that must be on the page.
 PAGES = [
@@ -145,7 +146,7 @@ PAGES = [
     ("/listings/{demand}/edit", ("enterprise", "admin"), "家电钣金件视觉检测需求"),
     ("/listings/{draft}", ("researcher", "admin"), "尚未提交的草稿成果"),
     ("/listings/{draft}/edit", ("researcher", "admin"), "尚未提交的草稿成果"),
-    ("/listings/import", ORG_ADMINS, None),
+    ("/listings/import", IMPORTERS, None),
     ("/admin/review", ("admin",), "等待审核的成果"),
     ("/admin/review/{submitted}", ("admin",), "等待审核的成果"),
     ("/admin/organisations", ("admin",), "{pending_org}"),

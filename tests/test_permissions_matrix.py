@@ -297,8 +297,8 @@ IMPORT = {
     "anonymous": LOGIN,
     "researcher": 200,
     "enterprise": 200,
-    "service_provider": 200,
-    "investor": 200,  # org admins
+    "service_provider": 403,  # no listings of their own to import (capability listing.import)
+    "investor": 403,
     "broker": 403,
     "admin": 200,
     "owner": 403,

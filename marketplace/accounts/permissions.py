@@ -1,4 +1,4 @@
-"""The permission mechanism: decorators for views, and ``require`` for services.
+"""Object-level permission helpers. Who holds which capability is in ``capabilities.py``.
 
 Object rules (who may edit a listing, read a thread …) live next to the feature they protect;
 they are plain functions ``can_<action>(user, obj) -> bool`` called from views and services alike.
@@ -6,33 +6,9 @@ they are plain functions ``can_<action>(user, obj) -> bool`` called from views a
 
 from __future__ import annotations
 
-from functools import wraps
-
-from flask import abort
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
 
-from marketplace.accounts.roles import Role
 from marketplace.core.errors import PermissionDenied
-
-
-def roles_required(*roles: str):
-    """View decorator: signed in, with one of ``roles`` (admins pass every role check)."""
-
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapped(*args, **kwargs):
-            if not (current_user.role in roles or current_user.role == Role.ADMIN):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-admin_required = roles_required(Role.ADMIN)
 
 
 def require(allowed: bool, message: str | None = None) -> None:

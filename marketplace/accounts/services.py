@@ -10,6 +10,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from marketplace.accounts.capabilities import has_capability, require_capability
 from marketplace.accounts.models import Invitation, Organisation, User
 from marketplace.accounts.permissions import is_org_admin_of, require
 from marketplace.accounts.roles import ORG_KIND_FOR_ROLE, ROLE_LABELS, SELF_SERVICE_ROLES, OrgKind, Role, Verification
@@ -176,7 +177,7 @@ def pending_invitation(token: str) -> Invitation:
 
 
 def review_organisation(admin: User, organisation: Organisation, approve: bool, note: str | None = None) -> None:
-    require(admin.is_admin)
+    require_capability(admin, "organisation.verify")
     if not approve and not (note or "").strip():
         raise ServiceError(_("请填写未通过认证的原因"))
     organisation.verification = Verification.VERIFIED if approve else Verification.REJECTED
@@ -198,7 +199,7 @@ def update_organisation(
     user: User, organisation: Organisation, details: OrganisationDetails, description: str | None, website: str | None
 ) -> None:
     """Org admins keep their profile current; a changed legal identity needs verifying again."""
-    require(is_org_admin_of(user, organisation) or user.is_admin)
+    require(is_org_admin_of(user, organisation) or has_capability(user, "organisation.verify"))
     uscc = normalise_uscc(details.uscc) if details.uscc else None
     if uscc and uscc_message(uscc):
         raise ServiceError(uscc_message(uscc))
@@ -210,13 +211,13 @@ def update_organisation(
     organisation.district, organisation.industry = details.district, details.industry
     organisation.is_high_tech, organisation.is_tech_sme = details.is_high_tech, details.is_tech_sme
     organisation.description, organisation.website = description or None, website or None
-    if identity_changed and not user.is_admin:
+    if identity_changed and not has_capability(user, "organisation.verify"):
         organisation.verification = Verification.PENDING
     audit.record(user, "organisation.updated", organisation, identity_changed=identity_changed)
 
 
 def set_role(admin: User, user: User, role: str, certificate_no: str | None = None) -> None:
-    require(admin.is_admin)
+    require_capability(admin, "user.manage")
     if role not in Role.__members__.values():
         raise ServiceError(_("未知角色"))
     if role == Role.BROKER and not (certificate_no or "").strip():
@@ -231,7 +232,7 @@ def set_role(admin: User, user: User, role: str, certificate_no: str | None = No
 
 
 def set_active(admin: User, user: User, active: bool) -> None:
-    require(admin.is_admin)
+    require_capability(admin, "user.manage")
     if user.id == admin.id:
         raise ServiceError(_("不能停用自己的账号"))
     user.active = active

@@ -7,8 +7,8 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from marketplace.accounts import services as account_services
+from marketplace.accounts.capabilities import capability_required
 from marketplace.accounts.models import Organisation, User
-from marketplace.accounts.permissions import admin_required
 from marketplace.accounts.roles import ORG_KIND_LABELS, ROLE_LABELS, VERIFICATION_LABELS, Role
 from marketplace.core.actions import perform
 from marketplace.core.audit import AuditEvent
@@ -53,7 +53,7 @@ OBJECT_TYPE_LABELS = {
 
 
 @bp.before_request
-@admin_required
+@capability_required("admin.console")
 def _admins_only():
     """Every page under /admin is for platform administrators only."""
 

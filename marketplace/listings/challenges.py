@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from marketplace.accounts.capabilities import require_capability
 from marketplace.accounts.permissions import require
-from marketplace.accounts.roles import Role
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
 from marketplace.core.models import utcnow
@@ -107,7 +107,7 @@ def _clean(team_name: str | None, proposal: str | None) -> tuple[str, str]:
 
 
 def apply(user, demand: Demand, team_name: str, proposal: str) -> ChallengeApplication:
-    require(user.is_authenticated and user.role == Role.RESEARCHER, _("只有科研人员（团队）可以申请揭榜"))
+    require_capability(user, "challenge.apply", _("只有科研人员（团队）可以申请揭榜"))
     require(not permissions.is_owner_side(user, demand), _("不能申请揭榜自己发布的榜单"))
     if not demand.challenge:
         raise ServiceError(_("这条需求不是揭榜挂帅榜单"), 409)

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, render_template
+from flask import render_template
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from marketplace.accounts.capabilities import capability_required
 from marketplace.listings.forms import ImportForm
 from marketplace.listings.interchange import import_lines
 from marketplace.listings.models import ListingStatus
 from marketplace.listings.views import bp
 
 
-def can_import(user) -> bool:
-    return user.is_authenticated and (user.is_admin or (user.is_org_admin and user.organisation is not None))
-
-
 @bp.route("/listings/import", methods=["GET", "POST"])
-@login_required
+@capability_required("listing.import")
 def bulk_import():
-    if not can_import(current_user):
-        abort(403)
     form = ImportForm()
     report = None
     if form.validate_on_submit():

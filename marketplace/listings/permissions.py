@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from marketplace.accounts.roles import Role
+from marketplace.accounts.capabilities import has_capability
 from marketplace.listings.models import Listing, ListingKind, ListingStatus
 
-CREATOR_ROLES = {ListingKind.ACHIEVEMENT: Role.RESEARCHER, ListingKind.DEMAND: Role.ENTERPRISE}
+CREATE_CAPABILITY = {ListingKind.ACHIEVEMENT: "listing.create_achievement", ListingKind.DEMAND: "listing.create_demand"}
 
 
 def can_create(user, kind: str) -> bool:
-    return user.is_authenticated and (user.is_admin or user.role == CREATOR_ROLES[ListingKind(kind)])
+    return has_capability(user, CREATE_CAPABILITY[ListingKind(kind)])
+
+
+def can_import(user) -> bool:
+    return has_capability(user, "listing.import")
 
 
 def is_owner_side(user, listing: Listing) -> bool:
@@ -24,23 +28,20 @@ def is_owner_side(user, listing: Listing) -> bool:
 def can_view(user, listing: Listing) -> bool:
     if listing.status == ListingStatus.PUBLISHED:
         return True
-    return user.is_authenticated and (user.is_admin or is_owner_side(user, listing))
+    return can_review(user) or is_owner_side(user, listing)
 
 
 def can_edit(user, listing: Listing) -> bool:
-    return user.is_authenticated and (user.is_admin or is_owner_side(user, listing))
+    return can_review(user) or is_owner_side(user, listing)
 
 
 def can_review(user) -> bool:
-    return user.is_authenticated and user.is_admin
+    return has_capability(user, "listing.review")
 
 
 def can_apply_to_challenge(user, demand) -> bool:
     return (
-        user.is_authenticated
-        and user.role == Role.RESEARCHER
-        and demand.is_open_for_applications
-        and not is_owner_side(user, demand)
+        has_capability(user, "challenge.apply") and demand.is_open_for_applications and not is_owner_side(user, demand)
     )
 
 

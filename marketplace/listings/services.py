@@ -89,7 +89,7 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
     changes = {name: value for name, value in cleaned.values.items() if getattr(listing, name) != value}
     if not changes:
         return False
-    if listing.status == S.PUBLISHED and not user.is_admin:
+    if listing.status == S.PUBLISHED and not permissions.can_review(user):
         listing.pending_changes = {name: _to_comparable(value) for name, value in changes.items()}
         listing.submitted_at = utcnow()
         record_change(user, listing, "revision_submitted", fields=sorted(changes))
@@ -105,7 +105,7 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
 
 def submit(user, listing: Listing) -> None:
     require(permissions.can_edit(user, listing))
-    if listing.organisation is not None and not listing.organisation.is_verified and not user.is_admin:
+    if listing.organisation is not None and not listing.organisation.is_verified and not permissions.can_review(user):
         raise ServiceError(_("您的机构尚未通过平台认证，认证通过后才能提交发布"))
     _transition(listing, "submit")
     listing.submitted_at = utcnow()

@@ -1,11 +1,9 @@
-"""Who may work the matches dashboard: certified brokers and platform admins."""
+"""Who may work the matches dashboard: the holders of ``match.follow`` (brokers and platform admins)."""
 
 from __future__ import annotations
 
-from marketplace.accounts.roles import Role
-
-FOLLOW_UP_ROLES = (Role.BROKER, Role.ADMIN)
+from marketplace.accounts.capabilities import has_capability
 
 
 def can_follow_up(user) -> bool:
-    return user.is_authenticated and user.active and user.role in FOLLOW_UP_ROLES
+    return has_capability(user, "match.follow")

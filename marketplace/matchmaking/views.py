@@ -4,7 +4,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from marketplace.accounts.permissions import roles_required
+from marketplace.accounts.capabilities import capability_required
 from marketplace.core import taxonomy
 from marketplace.core.actions import perform
 from marketplace.core.pagination import paginate
@@ -12,7 +12,6 @@ from marketplace.discovery.matching import describe
 from marketplace.extensions import db
 from marketplace.matchmaking import services
 from marketplace.matchmaking.models import PAIR_STATUS_LABELS, MatchPair, PairStatus
-from marketplace.matchmaking.permissions import FOLLOW_UP_ROLES
 from search.matching import Reason
 
 bp = Blueprint("matchmaking", __name__, url_prefix="/matchmaking")
@@ -21,7 +20,7 @@ DASHBOARD_ARGS = ("status", "industry", "min_score", "page")
 
 
 @bp.route("/")
-@roles_required(*FOLLOW_UP_ROLES)
+@capability_required("match.follow")
 def dashboard():
     status = request.args.get("status") if request.args.get("status") in PAIR_STATUS_LABELS else PairStatus.NEW
     industry = request.args.get("industry") if request.args.get("industry") in taxonomy.INDUSTRIES else None
@@ -42,7 +41,7 @@ def dashboard():
 
 
 @bp.route("/pairs/<int:pair_id>/<any(follow, dismiss, reopen):action>", methods=["POST"])
-@roles_required(*FOLLOW_UP_ROLES)
+@capability_required("match.follow")
 def update_pair(pair_id: int, action: str):
     pair = db.get_or_404(MatchPair, pair_id)
     if not (pair.demand.is_published and pair.achievement.is_published):
