@@ -13,7 +13,7 @@ from marketplace.extensions import babel, csrf, db, limiter, login_manager, migr
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# One entry per feature package; each has views.bp and may have cli.register(app).
+# One entry per feature package; each one's init_app registers its blueprint, commands and jobs.
 FEATURES = (
     "portal",
     "accounts",
@@ -47,8 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from marketplace.accounts import capabilities
-    from marketplace.core import database, i18n, templating  # noqa: F401  (database: engine events)
+    from marketplace.core import database, i18n, templating, transaction  # noqa: F401  (database: engine events)
     from marketplace.core.errors import register_error_handlers
 
     babel.init_app(
@@ -57,32 +56,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     templating.register(app)
-    capabilities.init_app(app)
+    transaction.init_app(app)
     register_error_handlers(app)
     _import_models()
 
     for feature in FEATURES:
-        views = _optional_module(f"marketplace.{feature}.views")
-        if views is not None:
-            app.register_blueprint(views.bp)
-        cli = _optional_module(f"marketplace.{feature}.cli")
-        if cli is not None:
-            cli.register(app)
+        import_module(f"marketplace.{feature}").init_app(app)
     return app
-
-
-def _optional_module(name: str):
-    try:
-        return import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
 
 
 def _import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
-    for feature in ("accounts", "listings", "messaging", "notifications", "discovery", "matchmaking", "alerts"):
+    for feature in ("accounts", "listings", "messaging", "notifications", "discovery", "matchmaking", "alerts", "jobs"):
         import_module(f"marketplace.{feature}.models")
     import_module("marketplace.core.audit")
     import_module("marketplace.discovery.outbox")  # registers the outbox's flush listener

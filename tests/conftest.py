@@ -48,6 +48,7 @@ def _test_config(database_url: str, instance_path) -> dict:
         "MAIL_BACKEND": "memory",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "localhost",
+        "PUBLIC_URL": "http://localhost",
     }
 
 

@@ -102,3 +102,15 @@ def login(client, user: User, password: str = PASSWORD):
     response = client.post("/account/login", data={"email": user.email, "password": password})
     assert response.status_code == 302, f"login failed for {user.email}: {response.status_code}"
     return response
+
+
+def index_everything() -> None:
+    """Run the worker's search-sync job until the outbox is empty, as the worker would between jobs:
+    the test's own session ends its transaction first, so it reads (and writes) after the drains
+    on a fresh snapshot instead of one SQLite would refuse to write from."""
+    from marketplace.discovery import outbox
+    from marketplace.discovery import services as discovery
+
+    db.session.commit()
+    while outbox.backlog():
+        outbox.drain(discovery.backend(), encoder=discovery.encoder())

@@ -16,18 +16,11 @@ from marketplace.alerts.models import SavedSearch
 from marketplace.core import taxonomy
 from marketplace.core.errors import ServiceError
 from marketplace.core.models import utcnow
-from marketplace.discovery import outbox
-from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.queries import BrowseFilters
 from marketplace.notifications.models import Notification
 from marketplace.notifications.services import render
-from tests.factories import login, make_listing, make_user
-
-
-def index_everything():
-    while outbox.backlog():
-        outbox.drain(discovery.backend(), encoder=discovery.encoder())
+from tests.factories import index_everything, login, make_listing, make_user
 
 
 @pytest.fixture

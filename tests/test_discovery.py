@@ -39,6 +39,7 @@ def search_down(app):
 
 
 def backlog_ids() -> list[int]:
+    db.session.commit()  # end this session's read snapshot: drains commit in a session of their own
     return sorted(db.session.scalars(select(SearchOutbox.listing_id)))
 
 
@@ -116,6 +117,7 @@ def test_reindex_queues_stale_vectors_for_the_worker(app, runner):
     assert outbox.backlog() == 1
     runner.invoke(args=["search", "sync"])
     assert outbox.backlog() == 0
+    db.session.rollback()  # the sync wrote in a session of its own: read it afresh
     assert db.session.get(ListingVector, listing.id).text_hash != "encoded-by-an-older-release"
 
 
@@ -151,6 +153,7 @@ def test_save_succeeds_while_search_is_down_and_outbox_catches_up_later(client, 
 
     search_down()  # the backend comes back
     outbox.retry_now()
+    db.session.commit()
     assert outbox.drain(discovery.backend(), encoder=discovery.encoder()).indexed == 1
     assert backlog_ids() == []
     wide = SearchQuery(text="养殖工船", filters=Filters(statuses=("draft",)), viewer=discovery.viewer_for(researcher))
@@ -170,6 +173,7 @@ def test_backed_off_rows_wait_until_due(app, search_down):
     search_down()
     assert outbox.drain(discovery.backend()).indexed == 0  # not due yet: back-off
     outbox.retry_now()
+    db.session.commit()
     assert outbox.drain(discovery.backend()).indexed == 1
 
 

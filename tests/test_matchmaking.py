@@ -19,7 +19,7 @@ from marketplace.matchmaking import services
 from marketplace.matchmaking.models import MatchPair, MatchScan, PairStatus
 from marketplace.notifications.models import Notification
 from search.backends import BackendUnavailable
-from tests.factories import login, make_listing, make_user
+from tests.factories import index_everything, login, make_listing, make_user
 
 COLD_CHAIN_DEMAND = dict(
     title="冷链物流车厢保温改造",
@@ -49,11 +49,6 @@ UNRELATED = dict(
 )
 
 
-def index_everything():
-    while outbox.backlog():
-        outbox.drain(discovery.backend(), encoder=discovery.encoder())
-
-
 @pytest.fixture
 def people(app):
     return {
@@ -70,6 +65,13 @@ def published_demand(people):
     make_listing("achievement", **UNRELATED)
     index_everything()
     return demand
+
+
+def run_scans(**options):
+    """The match-scan job as the worker runs it: its work committed once it returns."""
+    report = services.run_scans(**options)
+    db.session.commit()
+    return report
 
 
 def publish_by_review(people, **fields):
@@ -114,7 +116,7 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
     strong = expected[published_demand.title]
     app.config.update(MATCH_PAIR_MIN_SCORE=strong - 1, MATCH_ALERT_MIN_SCORE=strong)
 
-    report = services.run_scans()
+    report = run_scans()
 
     assert (report.scanned, report.pairs, report.notified) == (1, 1, 1)
     pair = db.session.scalar(select(MatchPair))
@@ -143,7 +145,7 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
 
     # Approving an edit rescans: the pair is rescored, nobody is told twice.
     services.queue_all_published(announce=True)
-    assert services.run_scans().notified == 0
+    assert run_scans().notified == 0
     assert db.session.scalar(select(MatchPair.score)) == strong
     assert (
         len(db.session.scalars(select(Notification).where(Notification.kind == "strong_match_achievement")).all()) == 1
@@ -154,7 +156,7 @@ def test_weak_matches_make_no_pair_and_no_alert(app, people, published_demand):
     app.config.update(MATCH_PAIR_MIN_SCORE=101, MATCH_ALERT_MIN_SCORE=101)
     publish_by_review(people, **INSULATION)
     index_everything()
-    report = services.run_scans()
+    report = run_scans()
     assert (report.scanned, report.pairs, report.notified) == (1, 0, 0)
     assert db.session.scalar(select(MatchPair)) is None
 
@@ -162,12 +164,12 @@ def test_weak_matches_make_no_pair_and_no_alert(app, people, published_demand):
 def test_scan_waits_until_the_listing_is_indexed_with_its_vector(app, people, published_demand):
     publish_by_review(people, **INSULATION)
     assert outbox.backlog()
-    assert services.run_scans().scanned == 0
+    assert run_scans().scanned == 0
     outbox.drain(discovery.backend())  # text indexed by a request; the vector is still to come
     assert outbox.backlog()
-    assert services.run_scans().scanned == 0
+    assert run_scans().scanned == 0
     index_everything()
-    assert services.run_scans().scanned == 1
+    assert run_scans().scanned == 1
 
 
 def test_scan_backs_off_while_search_is_down_and_loses_nothing(app, people, published_demand, monkeypatch):
@@ -178,14 +180,14 @@ def test_scan_backs_off_while_search_is_down_and_loses_nothing(app, people, publ
         raise BackendUnavailable("index offline")
 
     monkeypatch.setattr(services.matching, "matches_for", down)
-    report = services.run_scans()
+    report = run_scans()
     assert (report.scanned, report.failed) == (0, 1)
     [scan] = scans()
     assert scan.attempts == 1 and scan.next_attempt_at is not None and "offline" in scan.last_error
     monkeypatch.undo()
     scan.next_attempt_at = None
     db.session.commit()
-    assert services.run_scans().scanned == 1
+    assert run_scans().scanned == 1
 
 
 def test_worker_runs_index_scan_and_alerts_in_order(app, people, published_demand, mail_outbox):
@@ -194,8 +196,8 @@ def test_worker_runs_index_scan_and_alerts_in_order(app, people, published_deman
     )  # as in production: the worker's links come from PUBLIC_URL
     achievement = publish_by_review(people, **INSULATION)
     reports = run_once()
-    assert reports["search-sync"].indexed == 1
-    assert reports["match-scans"].scanned == 1
+    assert reports["search-sync"].report.indexed == 1
+    assert reports["match-scans"].report.scanned == 1
     assert db.session.scalar(select(MatchPair.achievement_id)) == achievement.id
     mail = next(m for m in mail_outbox if m["To"] == people["enterprise"].email)
     assert f"https://tech.qingdao.example/listings/{achievement.id}" in mail.get_content()
@@ -218,7 +220,7 @@ def pair(app, people, published_demand):
     app.config.update(MATCH_PAIR_MIN_SCORE=0)
     achievement = publish_by_review(people, **INSULATION)
     index_everything()
-    services.run_scans()
+    run_scans()
     return db.session.scalar(select(MatchPair).where(MatchPair.achievement_id == achievement.id))
 
 

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -17,6 +16,7 @@ from marketplace.accounts.roles import ORG_KIND_FOR_ROLE, ROLE_LABELS, SELF_SERV
 from marketplace.accounts.uscc import normalise_uscc, uscc_error
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
+from marketplace.core.links import path_for, public_url
 from marketplace.core.models import as_utc, utcnow
 from marketplace.extensions import db
 from marketplace.notifications.services import notify, queue_mail
@@ -151,7 +151,7 @@ def invite_member(inviter: User, email: str) -> Invitation:
     )
     db.session.add(invitation)
     db.session.flush()
-    link = url_for("accounts.register", invite=invitation.token, _external=True)
+    link = public_url(path_for("accounts.register", invite=invitation.token))
     queue_mail(
         invitation.email,
         _("【青岛技术转移服务平台】%(org)s 邀请您加入", org=organisation.name),
@@ -189,7 +189,7 @@ def review_organisation(admin: User, organisation: Organisation, approve: bool, 
             notify(
                 member,
                 "organisation_verified" if approve else "organisation_rejected",
-                link=url_for("accounts.organisation"),
+                link=path_for("accounts.organisation"),
                 name=organisation.name,
                 reason=note or "",
             )
@@ -228,7 +228,7 @@ def set_role(admin: User, user: User, role: str, certificate_no: str | None = No
     user.role = role
     user.broker_certificate_no = certificate_no.strip() if role == Role.BROKER and certificate_no else None
     audit.record(admin, "user.role_changed", user, previous=previous, role=role)
-    notify(user, "role_granted", link=url_for("accounts.profile"), role=str(ROLE_LABELS[Role(role)]))
+    notify(user, "role_granted", link=path_for("accounts.profile"), role=str(ROLE_LABELS[Role(role)]))
 
 
 def set_active(admin: User, user: User, active: bool) -> None:

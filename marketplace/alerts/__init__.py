@@ -1,1 +1,16 @@
 """Saved searches: a user keeps a search and is told when new listings match it."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from marketplace.alerts import services, views
+    from marketplace.jobs.registry import Job, register_job
+
+    app.register_blueprint(views.bp)
+    register_job(
+        app,
+        Job("saved-search-alerts", services.check_saved_searches, every_seconds=60, description="Saved-search alerts"),
+    )

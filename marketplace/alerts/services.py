@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace.alerts.models import SavedSearch
 from marketplace.core import taxonomy
 from marketplace.core.errors import ServiceError
+from marketplace.core.links import path_for
 from marketplace.core.models import as_utc, utcnow
 from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
@@ -89,7 +90,7 @@ def delete_search(search: SavedSearch) -> None:
 
 
 def browse_url(search: SavedSearch) -> str:
-    return url_for(BROWSE_ENDPOINTS[ListingKind(search.kind)], _external=False, **search.criteria)
+    return path_for(BROWSE_ENDPOINTS[ListingKind(search.kind)], **search.criteria)
 
 
 @dataclass

@@ -36,6 +36,7 @@ def sync_command(loop: bool, interval: float, retry_now: bool) -> None:
     """Push waiting listing changes (the outbox) to the search backend."""
     if retry_now:
         outbox.retry_now()
+        db.session.commit()
     backend, encoder = discovery.backend(), discovery.encoder()
     while True:
         report = outbox.drain(backend, encoder=encoder)
@@ -68,6 +69,7 @@ def reindex_command() -> None:
             waiting = vectors.attach(documents, encoder=None)  # stored vectors only
             write(documents)
             outbox.queue_for_vectors(waiting)
+            db.session.commit()  # the command's own session: a batch at a time over a large index
             without_vector += len(waiting)
             last_id, done = batch[-1].id, done + len(batch)
             bar.update(len(batch))

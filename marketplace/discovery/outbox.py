@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import chain
 
+from flask import g, has_request_context
 from sqlalchemy import delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.core.models import utcnow
 from marketplace.core.retry import next_attempt_after
+from marketplace.core.transaction import on_commit, separate_session
 from marketplace.discovery import vectors
 from marketplace.discovery.documents import listing_document
 from marketplace.discovery.models import SearchOutbox
@@ -24,8 +26,6 @@ from marketplace.listings.models import Listing
 from search.backends import BackendUnavailable, SearchBackend
 from search.documents import DocumentError
 from search.encoders import Encoder
-
-WRITTEN_FLAG = "search_outbox_written"
 
 
 @event.listens_for(Session, "after_flush")
@@ -43,7 +43,17 @@ def _queue_listing_changes(session: Session, flush_context) -> None:
             insert(SearchOutbox),
             [{"listing_id": listing_id, "created_at": now, "attempts": 0} for listing_id in sorted(changed)],
         )
-        session.info[WRITTEN_FLAG] = True
+        on_commit(_note_committed_rows, session)
+
+
+def _note_committed_rows() -> None:
+    """Tell the request (if any) that it committed outbox rows, which it may push after its response."""
+    if has_request_context():
+        g.search_outbox_committed = True
+
+
+def committed_in_this_request() -> bool:
+    return bool(has_request_context() and g.pop("search_outbox_committed", False))
 
 
 @dataclass
@@ -61,7 +71,10 @@ class DrainReport:
 
 
 def backlog() -> int:
-    return db.session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
+    """Rows waiting now, as committed: read in a session of its own, so a caller that loops
+    ``while backlog(): drain()`` sees each drain's work, not its own transaction's old snapshot."""
+    with separate_session() as session:
+        return session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
 
 
 def _due(now, with_encoder: bool):
@@ -75,30 +88,38 @@ def _due(now, with_encoder: bool):
 def has_due(with_encoder: bool = False) -> bool:
     """Whether a drain would find anything to send now. Asked before every search and match, so it
     is one probe for a single row rather than a count: while the worker catches up on vectors, or
-    search is down and rows back off, a web request finds nothing it could send and moves on."""
+    search is down and rows back off, a web request finds nothing it could send and moves on.
+    Like ``drain`` it reads committed rows in a session of its own."""
     probe = _due(utcnow(), with_encoder).with_only_columns(SearchOutbox.id).limit(1)
-    return db.session.scalar(probe) is not None
+    with separate_session() as session:
+        return session.scalar(probe) is not None
 
 
 def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = None) -> DrainReport:
-    """Send up to ``limit`` due outbox rows to the backend; commits its own bookkeeping.
+    """Send up to ``limit`` due outbox rows to the backend, in a transaction of its own.
+
+    It reads only committed rows and never touches the caller's session, so a web request or a job
+    may call it whatever state its own unit of work is in.
 
     Without an ``encoder`` (web requests) listings whose vector is missing or stale are indexed
     for text search and their rows stay, marked ``needs_vector``, for the worker, which passes
     one: encoding is the slow part and must not sit on a request's path.
     """
+    with separate_session() as session:
+        return _drain(session, backend, limit, encoder)
+
+
+def _drain(session: Session, backend: SearchBackend, limit: int, encoder: Encoder | None) -> DrainReport:
     now = utcnow()
-    rows = db.session.scalars(_due(now, with_encoder=encoder is not None).order_by(SearchOutbox.id).limit(limit)).all()
+    rows = session.scalars(_due(now, with_encoder=encoder is not None).order_by(SearchOutbox.id).limit(limit)).all()
     report = DrainReport()
     if not rows:
         return report
     listing_ids = {row.listing_id for row in rows}
-    listings = {
-        listing.id: listing for listing in db.session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
-    }
+    listings = {listing.id: listing for listing in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))}
     gone = sorted(str(listing_id) for listing_id in listing_ids - listings.keys())
     documents = [listing_document(listing) for listing in listings.values()]
-    waiting = vectors.attach(documents, encoder)
+    waiting = vectors.attach(documents, encoder, session)
     try:
         backend.index(documents)
         if gone:
@@ -106,21 +127,19 @@ def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = No
     except (BackendUnavailable, DocumentError) as error:
         # Either the backend is away or it refused a document: keep the rows, back off, and leave
         # the reason in last_error where `flask search sync` and /healthz show the backlog.
-        db.session.rollback()  # vectors computed above are kept only with a successful index write
-        rows = db.session.scalars(select(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows]))).all()
+        session.rollback()  # vectors computed above are kept only with a successful index write
+        rows = session.scalars(select(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows]))).all()
         for row in rows:
             row.attempts += 1
             row.next_attempt_at = next_attempt_after(row.attempts, now)
             row.last_error = str(error)[:500]
-        db.session.commit()
         report.failed, report.error = len(rows), str(error)
         return report
     finished = [row.id for row in rows if row.listing_id not in waiting]
-    db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(finished)))
+    session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(finished)))
     for row in rows:
         if row.listing_id in waiting:
             row.needs_vector = True
-    db.session.commit()
     report.indexed, report.deleted, report.awaiting_vectors = len(listings), len(gone), len(waiting)
     return report
 
@@ -143,4 +162,3 @@ def queue_for_vectors(listing_ids: set[int]) -> None:
 def retry_now() -> None:
     """Make every waiting row due (after an outage is fixed, or before a manual sync)."""
     db.session.execute(update(SearchOutbox).values(next_attempt_at=None))
-    db.session.commit()

@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from marketplace.discovery.models import ListingVector
 from marketplace.extensions import db
@@ -18,14 +19,15 @@ def text_hash(document: dict) -> str:
     return hashlib.sha256(vector_key(document).encode("utf-8")).hexdigest()
 
 
-def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
+def attach(documents: list[dict], encoder: Encoder | None, session: Session | None = None) -> set[int]:
     """Put each document's stored vector on it, computing missing or stale ones when an encoder
     is given. Returns the listing ids still waiting for a vector."""
     if not documents:
         return set()
+    session = session if session is not None else db.session()
     stored = {
         vector.listing_id: vector
-        for vector in db.session.scalars(
+        for vector in session.scalars(
             select(ListingVector).where(ListingVector.listing_id.in_([int(doc["id"]) for doc in documents]))
         )
     }
@@ -45,7 +47,7 @@ def attach(documents: list[dict], encoder: Encoder | None) -> set[int]:
             listing_id = int(doc["id"])
             vector = stored.get(listing_id) or ListingVector(listing_id=listing_id)
             vector.encoder, vector.text_hash, vector.vector = encoder.name, text_hash(doc), vector_to_bytes(row)
-            db.session.add(vector)
+            session.add(vector)
             doc["vector"], doc["vector_model"] = row.tolist(), encoder.name
     return set()
 

@@ -6,7 +6,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
-from marketplace.extensions import db
 from marketplace.listings.models import ListingKind
 from search.backends import BackendUnavailable
 
@@ -18,16 +17,16 @@ AFTER_REQUEST_DRAIN_LIMIT = 50
 def index_this_requests_changes(response):
     """Push the listing changes this request committed to the index right away.
 
-    Whatever cannot be pushed now stays in the outbox for `flask search sync` (or the next
-    search); the user's change itself is already saved.
+    Only rows the request committed are pushed, by a drain in its own transaction: nothing the view
+    left uncommitted is saved by this hook. Whatever cannot be pushed now stays in the outbox for the
+    worker (or the next search); the user's change itself is already saved.
     """
-    if not db.session.info.pop(outbox.WRITTEN_FLAG, False):
+    if not outbox.committed_in_this_request():
         return response
     try:
         report = outbox.drain(discovery.backend(), limit=AFTER_REQUEST_DRAIN_LIMIT)
     except (BackendUnavailable, SQLAlchemyError):
         current_app.logger.exception("search outbox drain failed after request")
-        db.session.rollback()
         return response
     if report.failed:
         flash(_("搜索服务暂时不可用：您的修改已保存，恢复后会自动出现在搜索结果中。"), "warning")

@@ -11,18 +11,20 @@ import io
 import os
 import secrets
 import unicodedata
+from functools import partial
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import object_session
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
+from marketplace.core.transaction import on_commit, on_rollback
 from marketplace.extensions import db
 from marketplace.listings import permissions
 from marketplace.listings.models import Attachment, Listing
@@ -46,8 +48,6 @@ KNOWN_EXTENSIONS = {
     "image/gif": {".gif"},
     "image/webp": {".webp"},
 }
-_NEW_FILES = "attachment_files_written"
-_DOOMED_FILES = "attachment_files_to_remove"
 
 
 def format_size(size: int) -> str:
@@ -131,7 +131,7 @@ def add_attachment(user, listing: Listing, file_storage: FileStorage | None) -> 
     directory.mkdir(parents=True, exist_ok=True)
     stored_name = secrets.token_hex(16) + extension
     path = directory / stored_name
-    _track(db.session(), _NEW_FILES, path)
+    on_rollback(partial(_unlink_all, [path]))
     with open(path, "xb") as out:
         out.write(data)
 
@@ -179,50 +179,11 @@ def slots_left(listing: Listing) -> int:
     return max(0, MAX_ATTACHMENTS - len(listing.attachments))
 
 
-def _track(session: Session, key: str, path: Path) -> None:
-    # Remember the savepoint (if any) the file belongs to, so rolling back just that savepoint
-    # (begin_nested, as bulk operations use) settles only its own files.
-    session.info.setdefault(key, []).append((session.get_nested_transaction(), str(path)))
-
-
-def _enclosing_savepoint(savepoint):
-    parent = savepoint.parent
-    while parent is not None and not parent.nested:
-        parent = parent.parent
-    return parent
-
-
 @event.listens_for(Attachment, "after_delete")
 def _schedule_file_removal(mapper, connection, attachment: Attachment) -> None:
-    _track(object_session(attachment) or db.session(), _DOOMED_FILES, _upload_dir() / attachment.stored_name)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    savepoint = session.get_nested_transaction()
-    if savepoint is None:
-        session.info.pop(_NEW_FILES, None)
-        _unlink_all(path for _owner, path in session.info.pop(_DOOMED_FILES, []))
-        return
-    # Releasing a savepoint is not a commit: its files now belong to the enclosing transaction.
-    enclosing = _enclosing_savepoint(savepoint)
-    for key in (_NEW_FILES, _DOOMED_FILES):
-        session.info[key] = [
-            (enclosing if owner is savepoint else owner, path) for owner, path in session.info.get(key, [])
-        ]
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    savepoint = session.get_nested_transaction()
-    if savepoint is None:
-        session.info.pop(_DOOMED_FILES, None)
-        _unlink_all(path for _owner, path in session.info.pop(_NEW_FILES, []))
-        return
-    new = session.info.get(_NEW_FILES, [])
-    _unlink_all(path for owner, path in new if owner is savepoint)
-    for key in (_NEW_FILES, _DOOMED_FILES):
-        session.info[key] = [entry for entry in session.info.get(key, []) if entry[0] is not savepoint]
+    # Also for attachments deleted with their listing (the ORM cascade), not only by delete_attachment.
+    path = _upload_dir() / attachment.stored_name
+    on_commit(partial(_unlink_all, [path]), object_session(attachment) or db.session())
 
 
 def _unlink_all(paths) -> None:

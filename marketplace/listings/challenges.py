@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from flask import url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,6 +16,7 @@ from marketplace.accounts.capabilities import require_capability
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
+from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.listings import permissions
@@ -92,7 +92,7 @@ def _transition(application: ChallengeApplication, action: str) -> None:
 
 
 def _detail_link(demand: Demand) -> str:
-    return url_for("listings.detail", listing_id=demand.id, _anchor="challenge")
+    return path_for("listings.detail", listing_id=demand.id, _anchor="challenge")
 
 
 def _clean(team_name: str | None, proposal: str | None) -> tuple[str, str]:
@@ -137,7 +137,7 @@ def apply(user, demand: Demand, team_name: str, proposal: str) -> ChallengeAppli
         notify(
             demand.owner,
             "challenge_application",
-            link=url_for("listings.applications", listing_id=demand.id),
+            link=path_for("listings.applications", listing_id=demand.id),
             team=team_name,
             title=demand.title,
         )
@@ -182,7 +182,7 @@ def withdraw(user, application: ChallengeApplication) -> None:
         notify(
             demand.owner,
             "application_withdrawn",
-            link=url_for("listings.applications", listing_id=demand.id),
+            link=path_for("listings.applications", listing_id=demand.id),
             team=application.team_name,
             title=demand.title,
         )

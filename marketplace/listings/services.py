@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
+from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.listings import permissions
@@ -54,7 +54,7 @@ def _transition(listing: Listing, action: str) -> None:
 
 
 def _link(listing: Listing) -> str:
-    return url_for("listings.detail", listing_id=listing.id)
+    return path_for("listings.detail", listing_id=listing.id)
 
 
 def _to_comparable(value: Any) -> Any:
@@ -93,7 +93,7 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
         listing.pending_changes = {name: _to_comparable(value) for name, value in changes.items()}
         listing.submitted_at = utcnow()
         record_change(user, listing, "revision_submitted", fields=sorted(changes))
-        notify_admins("listing_submitted", link=url_for("admin.review_queue"), title=listing.title)
+        notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=listing.title)
         return True
     for name, value in changes.items():
         setattr(listing, name, value)
@@ -111,7 +111,7 @@ def submit(user, listing: Listing) -> None:
     listing.submitted_at = utcnow()
     listing.review_note = None
     record_change(user, listing, "submitted")
-    notify_admins("listing_submitted", link=url_for("admin.review_queue"), title=listing.title)
+    notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=listing.title)
 
 
 def withdraw(user, listing: Listing) -> None:

@@ -1,2 +1,16 @@
 """Matchmaking: strong demand–achievement pairs found when listings are published, the alerts
 sent to the owners of strong matches, and the brokers' dashboard of pairs to follow up."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from marketplace.jobs.registry import Job, register_job
+    from marketplace.matchmaking import cli, services, views
+
+    app.register_blueprint(views.bp)
+    cli.register(app)
+    # Registered after search-sync: a listing is matched once it is indexed with its vector.
+    register_job(app, Job("match-scans", services.run_scans, description="Match newly published listings"))

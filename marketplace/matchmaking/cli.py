@@ -9,7 +9,6 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from marketplace.core.background import on_public_site
 from marketplace.extensions import db
 from marketplace.matchmaking import services
 from marketplace.matchmaking.models import MatchScan
@@ -28,8 +27,8 @@ def scan_command(everything: bool, notify: bool) -> None:
     total = services.ScanReport()
     with click.progressbar(length=waiting, label="matching", file=sys.stderr, show_pos=True) as bar:
         while True:
-            with on_public_site():
-                report = services.run_scans()
+            report = services.run_scans()
+            db.session.commit()
             if report.failed:
                 raise click.ClickException(f"search backend unavailable: {report.error}")
             if not report.scanned:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import groupby
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
+from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.core.retry import next_attempt_after
 from marketplace.discovery import matching
@@ -59,10 +60,12 @@ class ScanReport:
 
 
 def run_scans(limit: int = SCAN_BATCH) -> ScanReport:
-    """Match up to ``limit`` queued listings; commits after each listing.
+    """Match up to ``limit`` queued listings, each in a savepoint; the caller commits.
 
     A listing still waiting in the search outbox is not yet indexed with its vector: its scan
-    waits, as it would otherwise match with half its signals.
+    waits, as it would otherwise match with half its signals. A scan that fails is kept with its
+    reason and retried with back-off; it never stops the scans after it (except when the search
+    backend is down, which would fail them all).
     """
     now = utcnow()
     rows = db.session.scalars(
@@ -73,31 +76,37 @@ def run_scans(limit: int = SCAN_BATCH) -> ScanReport:
         .limit(limit)
     ).all()
     report = ScanReport()
-    for listing_id, group in groupby(rows, key=lambda row: row.listing_id):
-        scans = list(group)
-        listing = db.session.get(Listing, listing_id)
+    groups = [list(group) for _listing_id, group in groupby(rows, key=lambda row: row.listing_id)]
+    for position, scans in enumerate(groups):
         try:
-            if listing is not None and listing.status == ListingStatus.PUBLISHED:
-                pairs, notified = _scan(listing, announce=any(scan.notify for scan in scans))
-                report.pairs, report.notified = report.pairs + pairs, report.notified + notified
+            with db.session.begin_nested():
+                listing = db.session.get(Listing, scans[0].listing_id)
+                if listing is not None and listing.status == ListingStatus.PUBLISHED:
+                    pairs, notified = _scan(listing, announce=any(scan.notify for scan in scans))
+                    report.pairs, report.notified = report.pairs + pairs, report.notified + notified
+                db.session.execute(delete(MatchScan).where(MatchScan.id.in_([scan.id for scan in scans])))
         except BackendUnavailable as error:
-            db.session.rollback()
-            _back_off([scan.id for scan in scans], str(error))
+            # Search is down: every scan left would fail the same way; they all wait.
+            for waiting in groups[position:]:
+                _back_off(waiting, str(error))
+            report.failed, report.error = report.failed + len(groups) - position, str(error)
+            break
+        except Exception as error:  # one bad listing must not stop the others: kept, with its reason
+            current_app.logger.exception("match scan of listing %s failed", scans[0].listing_id)
+            _back_off(scans, f"{type(error).__name__}: {error}")
             report.failed, report.error = report.failed + 1, str(error)
             continue
-        db.session.execute(delete(MatchScan).where(MatchScan.id.in_([scan.id for scan in scans])))
-        db.session.commit()
         report.scanned += 1
     return report
 
 
-def _back_off(scan_ids: list[int], error: str) -> None:
+def _back_off(scans: list[MatchScan], error: str) -> None:
     now = utcnow()
-    for scan in db.session.scalars(select(MatchScan).where(MatchScan.id.in_(scan_ids))):
+    for scan in scans:
         scan.attempts += 1
         scan.next_attempt_at = next_attempt_after(scan.attempts, now)
         scan.last_error = error[:500]
-    db.session.commit()
+    db.session.flush()
 
 
 def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
@@ -123,7 +132,7 @@ def _scan(listing: Listing, announce: bool) -> tuple[int, int]:
         if announce and found.score >= config["MATCH_ALERT_MIN_SCORE"] and pair.notified_at is None:
             pair.notified_at = now
             announced.append((other, found.score))
-    link = url_for("listings.detail", listing_id=listing.id, _external=False)
+    link = path_for("listings.detail", listing_id=listing.id)
     for other, score in announced:
         if other.owner is not None and other.owner_id != listing.owner_id and other.owner.active:
             kind = "strong_match_achievement" if listing.kind == ListingKind.ACHIEVEMENT else "strong_match_demand"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
+from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.listings import permissions as listing_permissions
@@ -49,7 +49,7 @@ def send_inquiry(user, listing: Listing, body: str) -> InquiryThread:
     notify(
         thread.owner,
         "inquiry_received",
-        link=url_for("messaging.thread", thread_id=thread.id),
+        link=path_for("messaging.thread", thread_id=thread.id),
         sender=user.name,
         title=listing.title,
         excerpt=body[:EXCERPT_LENGTH],
@@ -63,7 +63,7 @@ def reply(user, thread: InquiryThread, body: str) -> InquiryMessage:
     notify(
         thread.other_party(user),
         "inquiry_reply",
-        link=url_for("messaging.thread", thread_id=thread.id),
+        link=path_for("messaging.thread", thread_id=thread.id),
         sender=user.name,
         title=thread.subject,
         excerpt=message.body[:EXCERPT_LENGTH],

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
 
 from marketplace.core.models import utcnow
+from marketplace.core.transaction import on_commit
 from marketplace.extensions import db
 from marketplace.notifications.mail import send_mail
 from marketplace.notifications.models import Notification
@@ -70,48 +71,15 @@ def notify(user, kind: str, link: str | None = None, email: bool = True, **param
 
 
 def queue_mail(to: str, subject: str, body: str) -> None:
-    # Remember the savepoint (if any) the mail was queued in: rolling that savepoint back must
-    # drop this mail only, not mail queued by earlier, successful steps of the same request.
-    session = db.session()
-    session.info.setdefault("pending_mail", []).append((session.get_nested_transaction(), to, subject, body))
+    """Send a mail once the current transaction commits (dropped if it, or its savepoint, rolls back)."""
+    on_commit(partial(send_mail, to, subject, body))
 
 
 def _absolute(link: str) -> str:
-    # Outside a request (CLI, workers) an absolute URL needs SERVER_NAME; a bare path is the fallback.
+    # Mail is read outside the site: every link in it starts with the public address.
     if link.startswith(("http://", "https://")):
         return link
-    if has_request_context() or current_app.config.get("SERVER_NAME"):
-        return url_for("portal.home", _external=True).rstrip("/") + link
-    return link
-
-
-# SQLAlchemy fires after_commit / after_rollback for savepoints (begin_nested) too, e.g. in
-# bulk_approve. Releasing a savepoint is not a commit: its mail waits for the enclosing transaction.
-@event.listens_for(Session, "after_commit")
-def _send_pending_mail(session: Session) -> None:
-    savepoint = session.get_nested_transaction()
-    if savepoint is not None:
-        enclosing = savepoint.parent if savepoint.parent is not None and savepoint.parent.nested else None
-        session.info["pending_mail"] = [
-            (enclosing if owner is savepoint else owner, *mail) for owner, *mail in session.info.get("pending_mail", [])
-        ]
-        return
-    for _savepoint, to, subject, body in session.info.pop("pending_mail", []):
-        try:
-            send_mail(to, subject, body)
-        except Exception:  # a mail server outage must not turn a saved change into an error page
-            current_app.logger.exception("could not send mail to %s", to)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending_mail(session: Session) -> None:
-    savepoint = session.get_nested_transaction()
-    if savepoint is None:
-        session.info.pop("pending_mail", None)
-        return
-    session.info["pending_mail"] = [
-        entry for entry in session.info.get("pending_mail", []) if entry[0] is not savepoint
-    ]
+    return current_app.config["PUBLIC_URL"].rstrip("/") + link
 
 
 def unread_count(user) -> int:

@@ -1,0 +1,38 @@
+"""Background jobs, registered by the feature that owns them.
+
+A feature's ``init_app`` calls ``register_job(app, Job(...))``; the worker (``flask jobs work``) runs
+the registered jobs in registration order, so a feature registered after another may rely on its
+work (listings are indexed before they are matched). Each job holds a lease row while it runs, so two
+workers on two hosts never run the same job at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+EXTENSION_KEY = "marketplace_jobs"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    # Does one batch of work and returns a report (anything with a readable str(), or None).
+    # It flushes; the runner commits once when it returns and rolls back if it raises.
+    run: Callable[[], object]
+    every_seconds: float = 0  # rest between runs; 0 = on every pass of the worker
+    lease_seconds: float = 600  # a run taking longer than this may be started by another worker
+    description: str = ""
+
+
+def register_job(app: Flask, job: Job) -> None:
+    jobs = app.extensions.setdefault(EXTENSION_KEY, {})
+    if job.name in jobs:
+        raise ValueError(f"job {job.name!r} is registered twice")
+    jobs[job.name] = job
+
+
+def registered_jobs(app: Flask | None = None) -> list[Job]:
+    return list((app or current_app).extensions.get(EXTENSION_KEY, {}).values())
