@@ -2,7 +2,7 @@
 
 ``FIELDS`` says, for each filter of ``search.query.Filters``, which document field it tests and how
 (one of the ``OPS`` below), per kind of listing where the meaning depends on the kind. ``conditions``
-turns a ``Filters`` and a ``Viewer`` into a small tree of ``Test``/``AllOf``/``AnyOf`` nodes, and each
+turns a ``Filters`` and a ``Viewer`` into a small tree of ``Check``/``AllOf``/``AnyOf`` nodes, and each
 place that filters compiles that tree once, op by op:
 
 - the sqlite index's SQL WHERE (``search.backends.sqlite``),
@@ -55,7 +55,7 @@ EVERY_KIND = "*"
 
 
 @dataclass(frozen=True)
-class Test:
+class Check:
     """One test of a document field: ``value`` for equals/contains, ``values`` for any_of,
     ``low``/``high`` for range and overlap (``field_high`` is the overlap range's upper end)."""
 
@@ -78,7 +78,7 @@ class AnyOf:
     parts: tuple[Condition, ...]
 
 
-Condition = Test | AllOf | AnyOf
+Condition = Check | AllOf | AnyOf
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,6 @@ def _bounds(low: Any, high: Any) -> tuple[Any, Any] | None:
 
 FIELDS: tuple[Field, ...] = (
     Field("statuses", lambda f: tuple(f.statuses) or ("published",), {EVERY_KIND: Rule(ANY_OF, "status")}),
-    # (visibility comes here: it depends on the viewer, see ``visibility``)
     Field("kind", lambda f: f.kind, {EVERY_KIND: Rule(EQUALS, "kind")}),
     Field(
         "amount",
@@ -131,7 +130,7 @@ FIELDS: tuple[Field, ...] = (
         "challenge_only",
         lambda f: True if f.challenge_only else None,
         {"demand": Rule(EQUALS, "challenge")},
-        "challenge",
+        facet="challenge",
     ),
     # The name the listing shows as its organisation: the registered organisation's, else the free text.
     Field("org_name", lambda f: f.org_name, {EVERY_KIND: Rule(EQUALS, "org_name")}, facet="org_name"),
@@ -142,21 +141,21 @@ def visibility(viewer: Viewer) -> Condition | None:
     """Unpublished documents show to their owner, their organisation's admin and platform admins only."""
     if viewer.is_admin:
         return None
-    parts = [Test(EQUALS, "status", "published")]
+    parts = [Check(EQUALS, "status", "published")]
     if viewer.user_id is not None:
-        parts.append(Test(EQUALS, "owner_id", viewer.user_id))
+        parts.append(Check(EQUALS, "owner_id", viewer.user_id))
     if viewer.admin_of_organisation_id is not None:
-        parts.append(Test(EQUALS, "organisation_id", viewer.admin_of_organisation_id))
+        parts.append(Check(EQUALS, "organisation_id", viewer.admin_of_organisation_id))
     return AnyOf(tuple(parts))
 
 
-def _test(rule: Rule, value: Any) -> Test:
+def _test(rule: Rule, value: Any) -> Check:
     if rule.op in (RANGE, OVERLAP):
         low, high = value
-        return Test(rule.op, rule.field, low=low, high=high, field_high=rule.field_high)
+        return Check(rule.op, rule.field, low=low, high=high, field_high=rule.field_high)
     if rule.op == ANY_OF:
-        return Test(ANY_OF, rule.field, values=tuple(value))
-    return Test(rule.op, rule.field, value)
+        return Check(ANY_OF, rule.field, values=tuple(value))
+    return Check(rule.op, rule.field, value)
 
 
 def _condition(field: Field, value: Any, kind: str | None) -> Condition | None:
@@ -170,25 +169,22 @@ def _condition(field: Field, value: Any, kind: str | None) -> Condition | None:
         return None
     return AnyOf(
         tuple(
-            AllOf((Test(EQUALS, "kind", each), _test(field.rules[each], value)))
+            AllOf((Check(EQUALS, "kind", each), _test(field.rules[each], value)))
             if each in field.rules
-            else Test(EQUALS, "kind", each)
+            else Check(EQUALS, "kind", each)
             for each in KINDS
         )
     )
 
 
 def conditions(filters: Filters, viewer: Viewer) -> list[tuple[str | None, Condition]]:
-    """[(facet or None, condition)] for the filters that are set, in ``FIELDS`` order."""
-    found: list[tuple[str | None, Condition]] = []
+    """[(facet or None, condition)]: the viewer's visibility, then the filters that are set in ``FIELDS`` order."""
+    visible = visibility(viewer)
+    found: list[tuple[str | None, Condition]] = [] if visible is None else [(None, visible)]
     for field in FIELDS:
         value = field.value(filters)
-        if value is not None:
-            condition = _condition(field, value, filters.kind)
-            if condition is not None:
-                found.append((field.facet, condition))
-        if field.name == "statuses" and (visible := visibility(viewer)) is not None:
-            found.append((None, visible))
+        if value is not None and (condition := _condition(field, value, filters.kind)) is not None:
+            found.append((field.facet, condition))
     return found
 
 

@@ -27,16 +27,16 @@ def facets_of(filters: Filters) -> dict[str | None, list[spec.Condition]]:
 def test_challenge_only_on_achievements_is_no_condition_at_all():
     assert "challenge" not in facets_of(Filters(kind="achievement", challenge_only=True))
     assert facets_of(Filters(kind="demand", challenge_only=True))["challenge"] == [
-        spec.Test(spec.EQUALS, "challenge", True)
+        spec.Check(spec.EQUALS, "challenge", True)
     ]
 
 
 def test_amount_is_a_price_range_for_achievements_and_a_budget_overlap_for_demands():
     price = Filters(kind="achievement", amount_min_cents=100, amount_max_cents=200)
     budget = Filters(kind="demand", amount_min_cents=100, amount_max_cents=200)
-    assert spec.Test(spec.RANGE, "price_cents", low=100, high=200) in facets_of(price)[None]
+    assert spec.Check(spec.RANGE, "price_cents", low=100, high=200) in facets_of(price)[None]
     assert (
-        spec.Test(spec.OVERLAP, "budget_min_cents", low=100, high=200, field_high="budget_max_cents")
+        spec.Check(spec.OVERLAP, "budget_min_cents", low=100, high=200, field_high="budget_max_cents")
         in facets_of(budget)[None]
     )
 
@@ -45,25 +45,25 @@ def test_every_rule_uses_an_op_every_compiler_knows():
     rules = [rule for field in spec.FIELDS for rule in field.rules.values()]
     assert {rule.op for rule in rules} == set(spec.OPS)
     for op in spec.OPS:
-        test = spec.Test(op, "industry", value="x", values=("x",), low=1, high=2, field_high="trl")
+        test = spec.Check(op, "industry", value="x", values=("x",), low=1, high=2, field_high="trl")
         assert esq.compile_condition(test)
         assert _Sql({})(test)
 
 
 def test_unknown_op_is_refused_by_the_compilers():
     with pytest.raises(ValueError):
-        esq.compile_condition(spec.Test("near", "industry", value="x"))
+        esq.compile_condition(spec.Check("near", "industry", value="x"))
     with pytest.raises(ValueError):
-        _Sql({})(spec.Test("near", "industry", value="x"))
+        _Sql({})(spec.Check("near", "industry", value="x"))
 
 
 def test_visibility_widens_for_owner_and_organisation_admin_and_lifts_for_admin():
     assert spec.visibility(Viewer(is_admin=True)) is None
     assert spec.visibility(Viewer(user_id=7, admin_of_organisation_id=3)) == spec.AnyOf(
         (
-            spec.Test(spec.EQUALS, "status", "published"),
-            spec.Test(spec.EQUALS, "owner_id", 7),
-            spec.Test(spec.EQUALS, "organisation_id", 3),
+            spec.Check(spec.EQUALS, "status", "published"),
+            spec.Check(spec.EQUALS, "owner_id", 7),
+            spec.Check(spec.EQUALS, "organisation_id", 3),
         )
     )
 
