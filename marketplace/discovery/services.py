@@ -12,11 +12,11 @@ from marketplace.core.pagination import ResultPage
 from marketplace.discovery import outbox
 from marketplace.extensions import db
 from marketplace.listings import queries
-from marketplace.listings.models import Listing, ListingStatus
-from marketplace.listings.queries import BrowseFilters
+from marketplace.listings.models import Listing
+from marketplace.listings.queries import BrowseFilters, to_filters, viewer_for
 from search.backends import BackendUnavailable, SearchBackend, create_backend
 from search.encoders import Encoder, get_encoder
-from search.query import Filters, SearchQuery, SearchResult, Viewer
+from search.query import SearchQuery, SearchResult, Viewer
 
 CATCH_UP_LIMIT = 200
 
@@ -44,16 +44,6 @@ def encoder() -> Encoder:
     return get_encoder(current_app.config["SEARCH_ENCODER"])
 
 
-def viewer_for(user) -> Viewer:
-    if not user.is_authenticated:
-        return Viewer()
-    return Viewer(
-        user_id=user.id,
-        admin_of_organisation_id=user.organisation_id if user.is_org_admin else None,
-        is_admin=user.is_admin,
-    )
-
-
 def catch_up() -> outbox.DrainReport | None:
     """Index what is waiting before reading, so a user finds what they saved a moment ago.
 
@@ -62,24 +52,6 @@ def catch_up() -> outbox.DrainReport | None:
     if not outbox.has_due():
         return None
     return outbox.drain(backend(), limit=CATCH_UP_LIMIT)
-
-
-def to_filters(kind: str, browse: BrowseFilters) -> Filters:
-    return Filters(
-        kind=kind,
-        industry=browse.industry,
-        district=browse.district,
-        cooperation_mode=browse.cooperation_mode,
-        ip_type=browse.ip_type,
-        org_name=browse.institution,
-        trl_min=browse.trl_min,
-        trl_max=browse.trl_max,
-        amount_min_cents=None if browse.amount_min is None else int(browse.amount_min * 100),
-        amount_max_cents=None if browse.amount_max is None else int(browse.amount_max * 100),
-        challenge_only=browse.challenge_only,
-        # The backend still shows others' unpublished listings to nobody but admins (the viewer decides).
-        statuses=tuple(ListingStatus) if browse.include_unpublished else (ListingStatus.PUBLISHED,),
-    )
 
 
 def search_listings(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, String, and_, cast, or_, select, true
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 
 from marketplace.accounts.models import Organisation
 from marketplace.core import taxonomy
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
+from search import filters as spec
+from search.query import Filters, Viewer
 
 SORTS = {
     # Relevance needs the search index; the database fallback shows the newest first.
@@ -104,12 +106,41 @@ def _in_wan(amount: Decimal | None) -> str | None:
     return None if amount is None else format((amount / 10_000).normalize(), "f")
 
 
+def to_filters(kind: str, browse: BrowseFilters) -> Filters:
+    """The search engine's filters for a browse page; the index and the database fallback both read them."""
+    return Filters(
+        kind=kind,
+        industry=browse.industry,
+        district=browse.district,
+        cooperation_mode=browse.cooperation_mode,
+        ip_type=browse.ip_type,
+        org_name=browse.institution,
+        trl_min=browse.trl_min,
+        trl_max=browse.trl_max,
+        amount_min_cents=None if browse.amount_min is None else int(browse.amount_min * 100),
+        amount_max_cents=None if browse.amount_max is None else int(browse.amount_max * 100),
+        challenge_only=browse.challenge_only,
+        # Others' unpublished listings still show to nobody but admins (the viewer decides).
+        statuses=tuple(ListingStatus) if browse.include_unpublished else (ListingStatus.PUBLISHED,),
+    )
+
+
+def viewer_for(user) -> Viewer:
+    if user is None or not user.is_authenticated:
+        return Viewer()
+    return Viewer(
+        user_id=user.id,
+        admin_of_organisation_id=user.organisation_id if user.is_org_admin else None,
+        is_admin=user.is_admin,
+    )
+
+
 def browse(kind: str, filters: BrowseFilters, user=None) -> Select:
+    """The database's answer to a browse page when the search index cannot give it: the same
+    filters (search/filters.py), words found by substring, newest first for relevance."""
     model = MODEL_FOR_KIND[ListingKind(kind)]
-    visible = model.status == ListingStatus.PUBLISHED
-    if filters.include_unpublished and user is not None and user.is_authenticated:
-        visible = true() if user.is_admin else or_(visible, *_looked_after_by(user))
-    statement = select(model).where(visible)
+    base, toggled = spec.compiled(to_filters(kind, filters), viewer_for(user), _Conditions(model))
+    statement = select(model).where(*base, *(condition for group in toggled.values() for condition in group))
     if filters.q:
         pattern = f"%{filters.q}%"
         statement = statement.where(
@@ -121,43 +152,64 @@ def browse(kind: str, filters: BrowseFilters, user=None) -> Select:
                 cast(model.keywords, String).ilike(pattern),
             )
         )
-    if filters.industry:
-        statement = statement.where(model.industry == filters.industry)
-    if filters.district:
-        statement = statement.where(model.district == filters.district)
-    if filters.cooperation_mode:
-        # JSON list membership, portable across SQLite and PostgreSQL: codes are quoted in the text form.
-        statement = statement.where(cast(model.cooperation_modes, String).like(f'%"{filters.cooperation_mode}"%'))
-    if filters.ip_type:
-        statement = statement.where(model.ip_type == filters.ip_type)
-    if filters.institution:
-        # What the listing shows as its organisation: the registered one's name, else the free-text name.
-        registered = select(Organisation.id).where(Organisation.name == filters.institution)
-        statement = statement.where(
-            or_(
-                model.organisation_id.in_(registered),
-                and_(model.organisation_id.is_(None), model.org_name == filters.institution),
-            )
-        )
-    trl_column = model.trl if kind == ListingKind.ACHIEVEMENT else model.min_trl
-    if filters.trl_min:
-        statement = statement.where(trl_column >= filters.trl_min)
-    if filters.trl_max:
-        statement = statement.where(trl_column <= filters.trl_max)
-    if kind == ListingKind.ACHIEVEMENT:
-        if filters.amount_min is not None:
-            statement = statement.where(model.price_cny >= filters.amount_min)
-        if filters.amount_max is not None:
-            statement = statement.where(model.price_cny <= filters.amount_max)
-    else:
-        # A demand fits a budget range when its own range overlaps it.
-        if filters.amount_min is not None:
-            statement = statement.where(model.budget_max_cny >= filters.amount_min)
-        if filters.amount_max is not None:
-            statement = statement.where(model.budget_min_cny <= filters.amount_max)
-        if filters.challenge_only:
-            statement = statement.where(model.challenge.is_(True))
     return statement.order_by(*SORTS[filters.sort](model))
+
+
+class _Conditions:
+    """Compiles search/filters.py conditions to SQLAlchemy conditions on a listing model."""
+
+    def __init__(self, model):
+        # What the listing shows as its organisation: the registered one's name, else the free text.
+        registered = select(Organisation.name).where(Organisation.id == model.organisation_id).scalar_subquery()
+        self.columns = {
+            "kind": model.kind,
+            "status": model.status,
+            "owner_id": model.owner_id,
+            "organisation_id": model.organisation_id,
+            "industry": model.industry,
+            "district": model.district,
+            "ip_type": model.ip_type,
+            "cooperation_modes": model.cooperation_modes,
+            "org_name": func.coalesce(registered, model.org_name),
+            "trl": model.trl,
+            "min_trl": model.min_trl,
+            "challenge": model.challenge,
+            # Documents hold amounts in cents, the database in yuan.
+            "price_cents": model.price_cny,
+            "budget_min_cents": model.budget_min_cny,
+            "budget_max_cents": model.budget_max_cny,
+        }
+
+    def _column(self, field: str):
+        return self.columns[field]
+
+    @staticmethod
+    def _value(field: str, value):
+        return Decimal(value) / 100 if field.endswith("_cents") else value
+
+    def __call__(self, condition: spec.Condition) -> list:
+        if isinstance(condition, spec.AllOf):
+            return [sql for part in condition.parts for sql in self(part)]
+        if isinstance(condition, spec.AnyOf):
+            return [or_(*(and_(*self(part)) for part in condition.parts))]
+        field, column = condition.field, self._column(condition.field)
+        if condition.op == spec.EQUALS:
+            return [column == self._value(field, condition.value)]
+        if condition.op == spec.ANY_OF:
+            return [column.in_([self._value(field, value) for value in condition.values])]
+        if condition.op == spec.CONTAINS:
+            # JSON list membership, portable across SQLite and PostgreSQL: codes are quoted in the text form.
+            return [cast(column, String).contains(f'"{condition.value}"', autoescape=True)]
+        if condition.op not in (spec.RANGE, spec.OVERLAP):
+            raise ValueError(f"unknown filter op {condition.op!r}")
+        # range: low <= field <= high. overlap: [field, field_high] meets [low, high].
+        above = column if condition.op == spec.RANGE else self._column(condition.field_high)
+        sql = []
+        if condition.low is not None:
+            sql.append(above >= self._value(field, condition.low))
+        if condition.high is not None:
+            sql.append(column <= self._value(field, condition.high))
+        return sql
 
 
 def _looked_after_by(user) -> list:

@@ -15,9 +15,10 @@ from elasticsearch.dsl import Q, Search
 from elasticsearch.dsl.query import Query
 
 from search import analysis
+from search import filters as spec
 from search.documents import TEXT_FIELDS, stored_view
 from search.highlight import document_highlights
-from search.query import Filters, Hit, SearchQuery, SearchResult, Viewer
+from search.query import ANONYMOUS, Filters, Hit, SearchQuery, SearchResult, Viewer
 
 # Bump when the mapping changes: a new version only takes effect through a reindex into a new index.
 MAPPING_VERSION = 1
@@ -203,47 +204,47 @@ def text_clauses(groups: list[list[str]], relaxed: bool) -> list[Query]:
     return [group_query(g) for g in groups]
 
 
+# Document fields indexed under another name (the rest keep theirs).
+FILTER_FIELDS = {"org_name": "org_name_exact"}
+
+
+def compile_condition(condition: spec.Condition) -> list[Query]:
+    """One condition of search/filters.py as filter clauses that must all hold."""
+    if isinstance(condition, spec.AllOf):
+        return [clause for part in condition.parts for clause in compile_condition(part)]
+    if isinstance(condition, spec.AnyOf):
+        return [Q("bool", should=[_all(compile_condition(part)) for part in condition.parts], minimum_should_match=1)]
+    field = FILTER_FIELDS.get(condition.field, condition.field)
+    if condition.op in (spec.EQUALS, spec.CONTAINS):  # a term query matches any element of an array field
+        return [Q("term", **{field: condition.value})]
+    if condition.op == spec.ANY_OF:
+        return [Q("terms", **{field: list(condition.values)})]
+    if condition.op == spec.RANGE:
+        bounds = {key: value for key, value in (("gte", condition.low), ("lte", condition.high)) if value is not None}
+        return [Q("range", **{field: bounds})]
+    if condition.op == spec.OVERLAP:
+        high_field = FILTER_FIELDS.get(condition.field_high, condition.field_high)
+        clauses = []
+        if condition.low is not None:
+            clauses.append(Q("range", **{high_field: {"gte": condition.low}}))
+        if condition.high is not None:
+            clauses.append(Q("range", **{field: {"lte": condition.high}}))
+        return clauses
+    raise ValueError(f"unknown filter op {condition.op!r}")
+
+
+def _all(clauses: list[Query]) -> Query:
+    return clauses[0] if len(clauses) == 1 else Q("bool", filter=clauses)
+
+
 def base_filters(filters: Filters, viewer: Viewer) -> list[Query]:
-    """Filters every count obeys: visibility, kind, amounts, organisation (never faceted)."""
-    clauses = [Q("terms", status=list(filters.statuses or ("published",)))]
-    if not viewer.is_admin:
-        visible = [Q("term", status="published")]
-        if viewer.user_id is not None:
-            visible.append(Q("term", owner_id=viewer.user_id))
-        if viewer.admin_of_organisation_id is not None:
-            visible.append(Q("term", organisation_id=viewer.admin_of_organisation_id))
-        clauses.append(Q("bool", should=visible, minimum_should_match=1))
-    if filters.kind:
-        clauses.append(Q("term", kind=filters.kind))
-    low, high = filters.amount_min_cents, filters.amount_max_cents
-    if filters.kind == "demand":
-        # A demand fits an amount range when its budget range overlaps it.
-        if low is not None:
-            clauses.append(Q("range", budget_max_cents={"gte": low}))
-        if high is not None:
-            clauses.append(Q("range", budget_min_cents={"lte": high}))
-    elif low is not None or high is not None:
-        bounds = {key: value for key, value in (("gte", low), ("lte", high)) if value is not None}
-        clauses.append(Q("range", price_cents=bounds))
-    return clauses
+    """Filters every count obeys: visibility, kind, amounts (search/filters.py)."""
+    return spec.compiled(filters, viewer, compile_condition)[0]
 
 
 def facet_filters(filters: Filters) -> dict[str, Query]:
     """The filters users toggle beside facets, keyed by the name in FACETS.values()."""
-    clauses: dict[str, Query] = {}
-    for name in ("industry", "district", "ip_type"):
-        if value := getattr(filters, name):
-            clauses[name] = Q("term", **{name: value})
-    if filters.cooperation_mode:
-        clauses["cooperation_modes"] = Q("term", cooperation_modes=filters.cooperation_mode)
-    bounds = {key: value for key, value in (("gte", filters.trl_min), ("lte", filters.trl_max)) if value is not None}
-    if bounds:
-        clauses["trl"] = Q("range", **{"min_trl" if filters.kind == "demand" else "trl": bounds})
-    if filters.challenge_only:
-        clauses["challenge"] = Q("term", challenge=True)
-    if filters.org_name:
-        clauses["org_name"] = Q("term", org_name_exact=filters.org_name)
-    return clauses
+    return {facet: _all(clauses) for facet, clauses in spec.compiled(filters, ANONYMOUS, compile_condition)[1].items()}
 
 
 def sort_clauses(sort: str, has_text: bool) -> list[Any]:

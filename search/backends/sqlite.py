@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from search import analysis
+from search import filters as spec
 from search.backends import sqlite_files
 from search.backends.base import BackendUnavailable, Scored, SearchBackend
 from search.backends.sqlite_schema import SCHEMA_VERSION, ensure_schema, next_generation, prune_tombstones, read_state
@@ -73,7 +74,8 @@ _FACETS = {
     "cooperation_modes": "cooperation_modes",
     "org_name": "org_name",
 }
-_FACET_COLUMNS = "d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes, d.org_name"
+# d.kind: without a kind, kind-dependent filters test each row by its kind's rule (search/filters.py).
+_FACET_COLUMNS = "d.kind, d.industry, d.district, d.ip_type, d.trl, d.min_trl, d.challenge, d.modes, d.org_name"
 # Organisations are many at scale: a facet lists the busiest, as a filter panel can show them.
 ORG_FACET_SIZE = 30
 # What a text search keeps of each matching row: facet, filter and sort columns.
@@ -524,56 +526,55 @@ def _segmented_field(doc: dict[str, Any], name: str) -> str:
     return analysis.segmented(value or "")
 
 
-def _bound(where: list[str], params: dict[str, Any], column: str, operator: str, name: str, value) -> None:
-    if value is not None:
-        where.append(f"{column} {operator} :{name}")
-        params[name] = value
+# Document fields whose docs column has another name (the rest are d.<field>).
+_COLUMNS = {"cooperation_modes": "d.modes"}
+
+
+class _Sql:
+    """Compiles ``search.filters`` conditions to SQL over the docs table, binding values into ``params``."""
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+
+    def _bind(self, value: Any) -> str:
+        name = f"f{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def __call__(self, condition: spec.Condition) -> list[str]:
+        if isinstance(condition, spec.AllOf):
+            return [sql for part in condition.parts for sql in self(part)]
+        if isinstance(condition, spec.AnyOf):
+            return ["(" + " OR ".join(_all(self(part)) for part in condition.parts) + ")"]
+        column = _COLUMNS.get(condition.field, f"d.{condition.field}")
+        if condition.op == spec.EQUALS:
+            return [f"{column} = {self._bind(condition.value)}"]
+        if condition.op == spec.ANY_OF:
+            return [f"{column} IN ({', '.join(self._bind(value) for value in condition.values)})"]
+        if condition.op == spec.CONTAINS:
+            return [f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {self._bind(condition.value)})"]
+        if condition.op not in (spec.RANGE, spec.OVERLAP):
+            raise ValueError(f"unknown filter op {condition.op!r}")
+        # range: low <= field <= high. overlap: [field, field_high] meets [low, high], that is
+        # field_high >= low and field <= high.
+        above = (
+            column if condition.op == spec.RANGE else _COLUMNS.get(condition.field_high, f"d.{condition.field_high}")
+        )
+        sql = []
+        if condition.low is not None:
+            sql.append(f"{above} >= {self._bind(condition.low)}")
+        if condition.high is not None:
+            sql.append(f"{column} <= {self._bind(condition.high)}")
+        return sql
+
+
+def _all(sql: list[str]) -> str:
+    return sql[0] if len(sql) == 1 else "(" + " AND ".join(sql) + ")"
 
 
 def _conditions(query: SearchQuery) -> tuple[list[str], dict[str, str], dict[str, Any]]:
-    """SQL for the query's filters and visibility: (conditions every count applies, {facet: the
-    condition of its own filter, which that facet's counts leave out}, parameters)."""
-    filters, viewer = query.filters, query.viewer
-    where: list[str] = []
+    """SQL for the query's filters and visibility (search/filters.py): (conditions every count
+    applies, {facet: the condition of its own filter, which that facet's counts leave out}, parameters)."""
     params: dict[str, Any] = {}
-    statuses = tuple(filters.statuses) or ("published",)
-    placeholders = ", ".join(f":status{i}" for i in range(len(statuses)))
-    where.append(f"d.status IN ({placeholders})")
-    params.update({f"status{i}": status for i, status in enumerate(statuses)})
-    if not viewer.is_admin:
-        visibility = ["d.status = 'published'"]
-        if viewer.user_id is not None:
-            visibility.append("d.owner_id = :viewer_id")
-            params["viewer_id"] = viewer.user_id
-        if viewer.admin_of_organisation_id is not None:
-            visibility.append("d.organisation_id = :viewer_org")
-            params["viewer_org"] = viewer.admin_of_organisation_id
-        where.append("(" + " OR ".join(visibility) + ")")
-    if filters.kind:
-        where.append("d.kind = :kind")
-        params["kind"] = filters.kind
-    # A demand fits an amount range when its budget range overlaps it; an achievement when its price is inside.
-    low_column, high_column = (
-        ("d.budget_max_cents", "d.budget_min_cents") if filters.kind == "demand" else ("d.price_cents", "d.price_cents")
-    )
-    _bound(where, params, low_column, ">=", "amount_min", filters.amount_min_cents)
-    _bound(where, params, high_column, "<=", "amount_max", filters.amount_max_cents)
-
-    facet_filters: dict[str, str] = {}
-    for name in ("industry", "district", "ip_type", "org_name"):
-        value = getattr(filters, name)
-        if value:
-            facet_filters[name] = f"d.{name} = :{name}"
-            params[name] = value
-    if filters.cooperation_mode:
-        facet_filters["cooperation_modes"] = "EXISTS (SELECT 1 FROM json_each(d.modes) WHERE value = :mode)"
-        params["mode"] = filters.cooperation_mode
-    trl_column = "d.min_trl" if filters.kind == "demand" else "d.trl"
-    trl: list[str] = []
-    _bound(trl, params, trl_column, ">=", "trl_min", filters.trl_min)
-    _bound(trl, params, trl_column, "<=", "trl_max", filters.trl_max)
-    if trl:
-        facet_filters["trl"] = " AND ".join(trl)
-    if filters.challenge_only:
-        facet_filters["challenge"] = "d.challenge = 1"
-    return where, facet_filters, params
+    base, facets = spec.compiled(query.filters, query.viewer, _Sql(params))
+    return base, {facet: _all(sql) for facet, sql in facets.items()}, params
