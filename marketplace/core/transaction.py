@@ -42,6 +42,11 @@ def on_rollback(callback: Callable[[], object], session: Session | None = None) 
 
 def _register(key: str, callback: Callable[[], object], session: Session | None) -> None:
     session = session if session is not None else db.session()
+    if not session.in_transaction():
+        # Nothing to wait for (as Django does): an effect runs now, an undo has nothing to undo.
+        if key == _COMMIT:
+            _run([(None, callback)])
+        return
     session.info.setdefault(key, []).append((session.get_nested_transaction(), callback))
 
 

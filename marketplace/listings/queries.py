@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Select, String, and_, cast, func, or_, select
 
+from marketplace.accounts.capabilities import has_capability
 from marketplace.accounts.models import Organisation
 from marketplace.core import taxonomy
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
@@ -131,7 +132,8 @@ def viewer_for(user) -> Viewer:
     return Viewer(
         user_id=user.id,
         admin_of_organisation_id=user.organisation_id if user.is_org_admin else None,
-        is_admin=user.is_admin,
+        # Reviewers see every listing, whatever its status (capability listing.review).
+        is_admin=has_capability(user, "listing.review"),
     )
 
 
