@@ -130,3 +130,28 @@ def test_two_workers_never_run_the_same_job_at_once(app):
     for thread in threads:
         thread.join()
     assert (len(runs), overlaps) == (1, [])
+
+
+def test_admin_job_page_lists_jobs_and_the_items_they_failed_on(app, client):
+    from marketplace.accounts.roles import Role
+    from marketplace.matchmaking.models import MatchScan
+    from tests.factories import login, make_user
+
+    listing = make_listing(title="海水淡化反渗透膜")
+    db.session.add(
+        MatchScan(
+            listing_id=listing.id,
+            attempts=3,
+            last_error="ValueError: 向量维度不符",
+            next_attempt_at=utcnow() + timedelta(minutes=5),
+        )
+    )
+    db.session.commit()
+    run_once(holder="worker")
+    login(client, make_user(Role.RESEARCHER))
+    assert client.get("/admin/jobs").status_code == 403
+    client.post("/account/logout")
+    login(client, make_user(Role.ADMIN, org=None))
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert "search-sync" in page and "match-scans" in page and "saved-search-alerts" in page
+    assert "ValueError: 向量维度不符" in page and f"listing #{listing.id}" in page

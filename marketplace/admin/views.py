@@ -15,6 +15,8 @@ from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import paginate
 from marketplace.extensions import db
+from marketplace.jobs.models import JobLease
+from marketplace.jobs.registry import registered_jobs
 from marketplace.listings import queries, services
 from marketplace.listings.fields import editable_fields
 from marketplace.listings.forms import ListingForm, ReviewForm
@@ -203,6 +205,14 @@ def audit_log():
         action_labels=ACTION_LABELS,
         object_type_labels=OBJECT_TYPE_LABELS,
     )
+
+
+@bp.route("/jobs")
+def jobs():
+    """Each background job: who runs it, how its last run went, and the items it failed on."""
+    leases = {lease.name: lease for lease in db.session.scalars(select(JobLease))}
+    rows = [(job, leases.get(job.name), job.failures(50) if job.failures else []) for job in registered_jobs()]
+    return render_template("admin/jobs.html", rows=rows, any_failures=any(failures for *_, failures in rows))
 
 
 def _users_by_id(ids) -> dict[int, User]:

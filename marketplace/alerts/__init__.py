@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:
@@ -12,5 +13,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     register_job(
         app,
-        Job("saved-search-alerts", services.check_saved_searches, every_seconds=60, description="Saved-search alerts"),
+        Job(
+            "saved-search-alerts",
+            services.check_saved_searches,
+            every_seconds=60,
+            description=_l("订阅搜索的新结果提醒"),
+        ),
     )

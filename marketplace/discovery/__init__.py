@@ -7,6 +7,7 @@ documents, owns the outbox, the ``flask search`` commands and the search-backed 
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
         Job(
             "search-sync",
             lambda: outbox.drain(discovery.backend(), encoder=discovery.encoder()),
-            description="Index changed listings, with their vectors",
+            description=_l("把变更的信息写入搜索索引（含语义向量）"),
+            failures=outbox.failed_items,
         ),
     )

@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app
 
 EXTENSION_KEY = "marketplace_jobs"
+
+
+@dataclass(frozen=True)
+class FailedItem:
+    """One item a job could not handle (a listing to index, a scan, a saved search): kept, retried
+    with back-off, and shown to admins with its reason."""
+
+    what: str
+    error: str
+    attempts: int = 1
+    next_attempt_at: datetime | None = None
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,8 @@ class Job:
     every_seconds: float = 0  # rest between runs; 0 = on every pass of the worker
     lease_seconds: float = 600  # a run taking longer than this may be started by another worker
     description: str = ""
+    # The items this job failed on and will retry (for the admins' job page); most recent first.
+    failures: Callable[[int], list[FailedItem]] | None = None
 
 
 def register_job(app: Flask, job: Job) -> None:

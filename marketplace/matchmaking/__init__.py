@@ -4,6 +4,7 @@ sent to the owners of strong matches, and the brokers' dashboard of pairs to fol
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:
@@ -13,4 +14,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     cli.register(app)
     # Registered after search-sync: a listing is matched once it is indexed with its vector.
-    register_job(app, Job("match-scans", services.run_scans, description="Match newly published listings"))
+    register_job(
+        app,
+        Job(
+            "match-scans",
+            services.run_scans,
+            description=_l("为新发布的信息寻找高匹配度的对接"),
+            failures=services.failed_scans,
+        ),
+    )
