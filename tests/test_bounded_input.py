@@ -1,0 +1,170 @@
+"""No query string, however hostile, makes a page answer 500: arguments are clamped, ignored or a 4xx."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from marketplace.extensions import db
+from marketplace.listings.queries import BrowseFilters
+from marketplace.messaging import services as messaging_services
+from tests.factories import login, make_listing, make_user
+
+HUGE = "9" * 400
+# (argument values that once answered 500 or might: overflowing ints, floats beyond double, NaN,
+# negatives, very long text, a NUL byte (PostgreSQL refuses it in text) and non-UTF-8 escapes)
+HOSTILE_VALUES = [
+    "99999999999999999999",
+    HUGE,
+    "1e309",
+    "-1e309",
+    "NaN",
+    "Infinity",
+    "-1",
+    "0",
+    "x" * 5000,
+    "%00",
+    "a%00b",
+    "%ff%fe",
+    "%c3%28",
+    "１２",
+]
+
+# Every page with a page number, who may see it (one role is enough), and its path.
+PAGINATED = [
+    ("anonymous", "/achievements"),
+    ("anonymous", "/demands"),
+    ("researcher", "/my/listings"),
+    ("researcher", "/my/favourites"),
+    ("researcher", "/messages/"),
+    ("researcher", "/notifications/"),
+    ("researcher", "/subscriptions/"),
+    ("broker", "/matchmaking/"),
+    ("admin", "/admin/review"),
+    ("admin", "/admin/organisations"),
+    ("admin", "/admin/users"),
+    ("admin", "/admin/audit"),
+]
+
+
+@pytest.fixture
+def people(app):
+    researcher = make_user("researcher")
+    enterprise = make_user("enterprise")
+    users = {"researcher": researcher, "broker": make_user("broker", org=None), "admin": make_user("admin", org=None)}
+    achievement = make_listing("achievement", owner=researcher, title="海水淡化反渗透膜")
+    demand = make_listing("demand", owner=enterprise, title="冷链车厢隔热需求")
+    messaging_services.send_inquiry(enterprise, achievement, "请问价格？")
+    db.session.commit()
+    return users, {"achievement": achievement.id, "demand": demand.id}
+
+
+def _get(client, path: str, query: str):
+    # Built by hand: the test client would re-encode the escapes we mean to send raw.
+    return client.get(f"{path}?{query}")
+
+
+@pytest.mark.parametrize(("role", "path"), PAGINATED, ids=[path for _role, path in PAGINATED])
+def test_paginated_page_huge_page_number_not_500(client, people, role, path):
+    users, _ids = people
+    if role != "anonymous":
+        login(client, users[role])
+
+    for page in ("99999999999999999999", HUGE, "-5", "1e309", "NaN"):
+        response = _get(client, path, f"page={page}")
+
+        assert response.status_code < 500, f"{path}?page={page[:30]} answered {response.status_code}"
+
+
+def test_paginated_routes_cover_every_page_with_pagination(app: Flask):
+    """A new paginated page must join PAGINATED (and so the test above)."""
+    import pathlib
+    import re
+
+    templates = pathlib.Path(app.root_path).parent / "templates"
+    with_pagination = {
+        path.relative_to(templates).as_posix()
+        for path in templates.rglob("*.html")
+        if re.search(r"\{\{\s*pagination\(", path.read_text(encoding="utf-8"))
+    }
+    # /achievements and /demands share listings/browse.html.
+    assert len(with_pagination) == len(PAGINATED) - 1, sorted(with_pagination)
+
+
+def _get_routes(app: Flask, ids: dict[str, int]) -> list[str]:
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        values = {}
+        for argument in rule.arguments:
+            if argument == "kind":
+                values[argument] = "achievement"
+            elif argument == "locale":
+                values[argument] = "en"
+            elif argument == "listing_id":
+                values[argument] = ids["achievement"]
+            else:
+                values[argument] = 1
+        paths.append(rule.build(values, append_unknown=False)[1])
+    return sorted(set(paths))
+
+
+ARGUMENTS = [
+    "page",
+    "q",
+    "trl_min",
+    "trl_max",
+    "amount_min",
+    "amount_max",
+    "sort",
+    "industry",
+    "institution",
+    "status",
+    "kind",
+    "role",
+    "object_type",
+    "min_score",
+    "limit",
+    "invite",
+    "next",
+    "lang",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_get_routes_hostile_query_strings_not_500(client, app, people, value):
+    users, ids = people
+    login(client, users["admin"])
+    query = "&".join(f"{name}={value}" for name in ARGUMENTS)
+
+    for path in _get_routes(app, ids):
+        response = _get(client, path, query)
+
+        assert response.status_code < 500, f"{path}?…={value[:30]} answered {response.status_code}"
+
+
+@pytest.mark.parametrize("path", ["/achievements", "/demands"])
+@pytest.mark.parametrize("argument", ["amount_min", "amount_max", "trl_min", "trl_max", "sort", "q"])
+def test_browse_single_hostile_argument_not_500(client, people, path, argument):
+    for value in HOSTILE_VALUES:
+        response = _get(client, path, f"{argument}={value}")
+
+        assert response.status_code < 500, f"{path}?{argument}={value[:30]} answered {response.status_code}"
+
+
+@pytest.mark.parametrize("raw", ["1e309", HUGE, "-1e309", "NaN", "Infinity", "sNaN", "x" * 5000])
+def test_browse_filters_out_of_range_amount_ignored_and_reported(raw):
+    filters = BrowseFilters.from_args({"amount_min": raw, "amount_max": raw})
+
+    assert filters.amount_min is None and filters.amount_max is None
+    assert set(filters.invalid) == {"amount_min", "amount_max"}
+
+
+def test_browse_filters_reasonable_values_kept():
+    filters = BrowseFilters.from_args({"amount_min": "30", "amount_max": "1.5", "trl_min": "3", "q": "膜\x00"})
+
+    assert filters.amount_min == 300_000 and filters.amount_max == 15_000
+    assert filters.trl_min == 3
+    assert filters.q == "膜"
+    assert filters.invalid == []
