@@ -6,6 +6,8 @@ import pytest
 from flask import Flask
 
 from marketplace.extensions import db
+from marketplace.listings.fields import clean_listing
+from marketplace.listings.interchange import import_lines
 from marketplace.listings.queries import BrowseFilters
 from marketplace.messaging import services as messaging_services
 from tests.factories import login, make_listing, make_user
@@ -168,3 +170,59 @@ def test_browse_filters_reasonable_values_kept():
     assert filters.trl_min == 3
     assert filters.q == "膜"
     assert filters.invalid == []
+
+
+# --- listing numbers (clean_listing: the form, the importer and the API) --------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", [float("inf"), float("-inf"), float("nan"), 10**400, "1e309", "NaN", "Infinity", "9" * 5000, 7.5, 0, 10]
+)
+def test_clean_listing_bad_min_trl_field_error(app, raw):
+    cleaned = clean_listing("demand", {"title": "需求", "description": "说明", "industry": "aerospace", "min_trl": raw})
+
+    assert cleaned.errors == {"min_trl": "技术成熟度应为 1–9 的整数"}
+
+
+@pytest.mark.parametrize("raw", [7, 7.0, "7", " 7 ", "7.0"])
+def test_clean_listing_whole_trl_accepted(app, raw):
+    cleaned = clean_listing("achievement", {"title": "成果", "summary": "摘要", "industry": "aerospace", "trl": raw})
+
+    assert cleaned.ok and cleaned.values["trl"] == 7
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (float("nan"), "金额格式不正确"),
+        (float("inf"), "金额格式不正确"),
+        ("Infinity", "金额格式不正确"),
+        ("1e309", "金额超出范围"),
+        (10**400, "金额超出范围"),
+        ("-5", "金额不能为负数"),
+    ],
+)
+def test_clean_listing_bad_amount_field_error(app, raw, message):
+    cleaned = clean_listing(
+        "achievement", {"title": "成果", "summary": "摘要", "industry": "aerospace", "price_cny": raw}
+    )
+
+    assert cleaned.errors == {"price_cny": message}
+
+
+def test_import_line_infinite_or_nan_number_is_line_error_not_500(app):
+    base = '{"kind": "demand", "external_id": "D-%d", "title": "需求", "description": "说明", "industry": "aerospace"'
+    payload = [
+        base % 1 + ', "min_trl": Infinity}\n',
+        base % 2 + ', "min_trl": NaN}\n',
+        base % 3 + ', "budget_max_cny": -Infinity}\n',
+        base % 4 + ', "min_trl": 1e999}\n',
+        base % 5 + ', "min_trl": 5}\n',
+    ]
+
+    report = import_lines(payload)
+
+    rejected = {line.line: line.reason for line in report.rejected}
+    assert sorted(rejected) == [1, 2, 3, 4]
+    assert all("min_trl" in rejected[n] for n in (1, 2, 4)) and "budget_max_cny" in rejected[3]
+    assert report.created == 1
