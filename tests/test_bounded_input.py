@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from marketplace.alerts import services as alert_services
+from marketplace.alerts.models import SavedSearch
+from marketplace.core.models import utcnow
+from marketplace.discovery import outbox
+from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.fields import clean_listing
 from marketplace.listings.interchange import import_lines
@@ -226,3 +234,75 @@ def test_import_line_infinite_or_nan_number_is_line_error_not_500(app):
     assert sorted(rejected) == [1, 2, 3, 4]
     assert all("min_trl" in rejected[n] for n in (1, 2, 4)) and "budget_max_cny" in rejected[3]
     assert report.created == 1
+
+
+# --- saved searches ---------------------------------------------------------------------------------
+
+
+def _index_everything():
+    while outbox.backlog():
+        outbox.drain(discovery.backend(), encoder=discovery.encoder())
+
+
+@pytest.mark.parametrize("argument", ["amount_min", "amount_max", "trl_min"])
+def test_save_search_out_of_range_criteria_refused_with_message(client, app, argument):
+    user = make_user("enterprise")
+    login(client, user)
+
+    response = client.post("/subscriptions/achievement", data={"q": "膜", argument: "1e309"}, follow_redirects=True)
+
+    assert response.status_code == 200
+    assert "订阅条件无效" in response.get_data(as_text=True)
+    assert db.session.scalars(select(SavedSearch)).all() == []
+
+
+def test_saved_search_job_bad_old_row_marked_failed_others_alerted(client, app):
+    bad_owner, good_owner = make_user("enterprise"), make_user("enterprise")
+    long_ago = utcnow() - timedelta(hours=2)
+    # Rows as an older version saved them, before criteria were checked.
+    bad = SavedSearch(user_id=bad_owner.id, kind="achievement", name="坏订阅", criteria={"amount_min": "1e309"})
+    good = SavedSearch(user_id=good_owner.id, kind="achievement", name="好订阅", criteria={})
+    bad.checked_at = good.checked_at = long_ago
+    db.session.add_all([bad, good])
+    db.session.commit()
+    make_listing(title="新发布的成果")
+    _index_everything()
+
+    report = alert_services.check_saved_searches()
+
+    assert (report.checked, report.alerted, report.failed) == (1, 1, 1)
+    db.session.refresh(bad)
+    db.session.refresh(good)
+    assert "订阅条件无效" in bad.last_error and bad.failed_at is not None
+    assert good.last_error is None and good.last_alerted_at is not None
+    # The job runs again later: the bad row is skipped again, the job itself does not fail.
+    later = alert_services.check_saved_searches(now=utcnow() + timedelta(hours=1))
+    assert later.failed == 1 and later.checked == 1
+    login(client, bad_owner)
+    page = client.get("/subscriptions/").get_data(as_text=True)
+    assert "坏订阅" in page and "订阅条件无效" in page
+
+
+def test_saved_search_job_unexpected_error_on_one_search_others_still_checked(app, monkeypatch):
+    first, second = make_user("enterprise"), make_user("enterprise")
+    for user, name in ((first, "出错的订阅"), (second, "正常的订阅")):
+        search = SavedSearch(user_id=user.id, kind="achievement", name=name, criteria={})
+        search.checked_at = utcnow() - timedelta(hours=2)
+        db.session.add(search)
+    db.session.commit()
+    make_listing(title="新发布的成果")
+    _index_everything()
+    real = alert_services._new_results
+
+    def flaky(search):
+        if search.name == "出错的订阅":
+            raise RuntimeError("boom")
+        return real(search)
+
+    monkeypatch.setattr(alert_services, "_new_results", flaky)
+
+    report = alert_services.check_saved_searches()
+
+    assert (report.checked, report.alerted, report.failed) == (1, 1, 1)
+    failed = db.session.scalars(select(SavedSearch).where(SavedSearch.name == "出错的订阅")).one()
+    assert "RuntimeError" in failed.last_error

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace.alerts.models import SavedSearch
 from marketplace.core import taxonomy
@@ -60,6 +62,10 @@ def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
     if kind not in BROWSE_ENDPOINTS:
         raise ServiceError(_("不支持的信息类型"), 400)
     filters = BrowseFilters.from_args(args)
+    if filters.invalid:
+        # Saved as given, a bad amount would be left out of every check: the user would be alerted
+        # to far more than they asked for. Refuse it, naming what to correct.
+        raise ServiceError(invalid_criteria_message(filters.invalid), 400)
     filters.include_unpublished = False  # alerts are about what the public can see
     criteria = filters.to_args()
     owned = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == user.id)).all()
@@ -76,6 +82,19 @@ def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
     )
     db.session.add(search)
     return search
+
+
+CRITERIA_LABELS = {
+    "trl_min": _l("最低技术成熟度"),
+    "trl_max": _l("最高技术成熟度"),
+    "amount_min": _l("最低金额"),
+    "amount_max": _l("最高金额"),
+}
+
+
+def invalid_criteria_message(names: list[str]) -> str:
+    labels = "、".join(str(CRITERIA_LABELS.get(name, name)) for name in names)
+    return _("订阅条件无效：%(fields)s 应为合理范围内的数字（技术成熟度 1–9，金额以万元计且不能为负数）", fields=labels)
 
 
 def set_alert(search: SavedSearch, enabled: bool) -> None:
@@ -96,11 +115,14 @@ def browse_url(search: SavedSearch) -> str:
 class AlertReport:
     checked: int = 0
     alerted: int = 0
+    failed: int = 0
     skipped: str | None = None
 
     def __str__(self) -> str:
-        return f"checked {self.checked} saved searches, alerted {self.alerted}" + (
-            f" (skipped: {self.skipped})" if self.skipped else ""
+        return (
+            f"checked {self.checked} saved searches, alerted {self.alerted}"
+            + (f", failed {self.failed}" if self.failed else "")
+            + (f" (skipped: {self.skipped})" if self.skipped else "")
         )
 
 
@@ -120,33 +142,74 @@ def check_saved_searches(now: datetime | None = None, limit: int = 200) -> Alert
         .limit(limit)
     ).all()
     report = AlertReport()
-    for search in searches:
+    for search_id in [search.id for search in searches]:
+        search = db.session.get(SavedSearch, search_id)
+        if search is None:  # deleted by its owner meanwhile
+            continue
         try:
-            fresh = _new_results(search)
+            _check(search, now, report)
         except BackendUnavailable as error:
             db.session.rollback()
-            return AlertReport(checked=report.checked, alerted=report.alerted, skipped=str(error))
-        if fresh:
-            count = str(len(fresh)) if len(fresh) < NEW_RESULTS_WINDOW else f"{NEW_RESULTS_WINDOW}+"
-            titles = "、".join(f"「{hit.document['title']}」" for hit in fresh[:TITLES_IN_ALERT])
-            notify(
-                search.user,
-                "saved_search_results",
-                link=browse_url(search),
-                name=search.name,
-                count=count,
-                titles=titles,
-            )
-            search.last_alerted_at = now
-            report.alerted += 1
-        search.checked_at = now
-        db.session.commit()
-        report.checked += 1
+            report.skipped = str(error)
+            return report
+        except Exception as error:  # one bad search must not stop the alerts of everyone else
+            db.session.rollback()
+            current_app.logger.exception("saved search %s failed", search_id)
+            try:
+                _record_failure(
+                    search_id, now, _("检查时出错（%(error)s），将在下次检查时重试", error=type(error).__name__)
+                )
+            except SQLAlchemyError:
+                db.session.rollback()
+                current_app.logger.exception("could not record the failure of saved search %s", search_id)
+            report.failed += 1
     return report
 
 
+class _InvalidCriteria(Exception):
+    pass
+
+
+def _check(search: SavedSearch, now: datetime, report: AlertReport) -> None:
+    try:
+        fresh = _new_results(search)
+    except _InvalidCriteria as error:
+        # Saved before criteria were checked: skipped at every round, saying why, until the user replaces it.
+        _record_failure(search.id, now, str(error))
+        report.failed += 1
+        return
+    if fresh:
+        count = str(len(fresh)) if len(fresh) < NEW_RESULTS_WINDOW else f"{NEW_RESULTS_WINDOW}+"
+        titles = "、".join(f"「{hit.document['title']}」" for hit in fresh[:TITLES_IN_ALERT])
+        notify(
+            search.user,
+            "saved_search_results",
+            link=browse_url(search),
+            name=search.name,
+            count=count,
+            titles=titles,
+        )
+        search.last_alerted_at = now
+        report.alerted += 1
+    search.checked_at = now
+    search.last_error = search.failed_at = None
+    db.session.commit()
+    report.checked += 1
+
+
+def _record_failure(search_id: int, now: datetime, reason: str) -> None:
+    """Mark the search failed, in its own commit; checked_at moves on so it waits for the next round."""
+    search = db.session.get(SavedSearch, search_id)
+    if search is None:
+        return
+    search.last_error, search.failed_at, search.checked_at = reason[:500], now, now
+    db.session.commit()
+
+
 def _new_results(search: SavedSearch) -> list:
-    filters = BrowseFilters.from_args(search.criteria)
+    filters = BrowseFilters.from_args(search.criteria if isinstance(search.criteria, dict) else {})
+    if filters.invalid:
+        raise _InvalidCriteria(invalid_criteria_message(filters.invalid))
     filters.sort = "newest"
     result = discovery.search_listings(
         search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW, facets=False
