@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from marketplace.alerts import services as alert_services
 from marketplace.alerts.models import SavedSearch
@@ -16,6 +21,7 @@ from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.fields import clean_listing
 from marketplace.listings.interchange import import_lines
+from marketplace.listings.models import Listing
 from marketplace.listings.queries import BrowseFilters
 from marketplace.messaging import services as messaging_services
 from tests.factories import login, make_listing, make_user
@@ -306,3 +312,36 @@ def test_saved_search_job_unexpected_error_on_one_search_others_still_checked(ap
     assert (report.checked, report.alerted, report.failed) == (1, 1, 1)
     failed = db.session.scalars(select(SavedSearch).where(SavedSearch.name == "出错的订阅")).one()
     assert "RuntimeError" in failed.last_error
+
+
+# --- view counting under load ------------------------------------------------------------------------
+
+
+def test_detail_page_concurrent_views_never_500_and_most_counted(app):
+    """300 views of one page, 20 at a time, through a real threaded server on the test database."""
+    listing_id = make_listing(title="热门成果").id
+    _index_everything()
+    db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/listings/{listing_id}"
+
+    def view(_n: int) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(view, range(300)))
+    finally:
+        server.shutdown()
+        thread.join()
+
+    assert [status for status in statuses if status != 200] == []
+    db.session.expire_all()
+    counted = db.session.get(Listing, listing_id).view_count
+    assert counted >= 270, f"only {counted} of 300 views counted"

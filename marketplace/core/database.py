@@ -7,6 +7,9 @@ import sqlite3
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+# How long a SQLite writer waits for the write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
 
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
@@ -20,7 +23,7 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
     # Several gunicorn workers share the file: WAL lets readers proceed during a write, and the
     # busy timeout makes a writer wait for the lock instead of failing at once.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

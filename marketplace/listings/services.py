@@ -6,12 +6,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
+from marketplace.core.database import SQLITE_BUSY_TIMEOUT_MS
 from marketplace.core.errors import ServiceError
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
@@ -190,11 +192,44 @@ def _apply_pending(listing: Listing) -> None:
     listing.pending_changes = None
 
 
-def record_view(user, listing: Listing) -> None:
-    """Count a visit by anyone but the owner side; a single UPDATE so concurrent views all count."""
+# How long counting a view may wait for a lock before the view goes uncounted.
+VIEW_COUNT_TIMEOUT_MS = 1000
+
+
+def record_view(user, listing: Listing) -> bool:
+    """Count a visit by anyone but the owner side; returns whether it was counted.
+
+    Best-effort, so unlike other services this one commits, on its own connection: a single short
+    UPDATE transaction that waits at most VIEW_COUNT_TIMEOUT_MS for the row (PostgreSQL) or the
+    write lock (SQLite). Run inside the page's transaction, a read that then writes loses the race
+    for SQLite's write lock at once ("database is locked", no busy wait) when other views commit
+    first; a counter is not worth a failed page, so a busy database loses the count instead."""
     if permissions.is_owner_side(user, listing):
-        return
-    db.session.execute(update(Listing).where(Listing.id == listing.id).values(view_count=Listing.view_count + 1))
+        return False
+    try:
+        with db.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                _set_busy_timeout(connection, VIEW_COUNT_TIMEOUT_MS)
+            try:
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {VIEW_COUNT_TIMEOUT_MS}")
+                    connection.execute(
+                        update(Listing).where(Listing.id == listing.id).values(view_count=Listing.view_count + 1)
+                    )
+            finally:
+                if sqlite:  # the connection goes back to the pool: restore the engine's wait
+                    _set_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS)
+    except OperationalError as error:
+        current_app.logger.warning("view of listing %s not counted: %s", listing.id, error.orig)
+        return False
+    return True
+
+
+def _set_busy_timeout(connection, milliseconds: int) -> None:
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {milliseconds}")
+    connection.commit()  # the statement began a transaction of its own
 
 
 def is_favourite(user, listing: Listing) -> bool:

@@ -60,9 +60,8 @@ def demands():
 @bp.route("/listings/<int:listing_id>")
 def detail(listing_id: int):
     listing = get_listing_or_404(listing_id)
-    if listing.is_published:
-        services.record_view(current_user, listing)
-        db.session.commit()
+    if listing.is_published and services.record_view(current_user, listing):
+        db.session.commit()  # ends this request's read (nothing written): the next one sees the count just made
         db.session.refresh(listing)
     return render_template(
         "listings/detail.html",
