@@ -345,3 +345,12 @@ def test_detail_page_concurrent_views_never_500_and_most_counted(app):
     db.session.expire_all()
     counted = db.session.get(Listing, listing_id).view_count
     assert counted >= 270, f"only {counted} of 300 views counted"
+
+
+def test_browse_out_of_range_filter_ignored_with_notice(client, people):
+    response = _get(client, "/achievements", "amount_max=1e309&trl_min=99")
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "已忽略无效的筛选条件" in page and "最高金额" in page and "最低技术成熟度" in page
+    assert "海水淡化反渗透膜" in page

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,7 +18,7 @@ from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.models import KIND_LABELS, ListingKind
-from marketplace.listings.queries import BrowseFilters
+from marketplace.listings.queries import BrowseFilters, invalid_filters_message
 from marketplace.notifications.services import notify
 from search.backends import BackendUnavailable
 from search.query import Viewer
@@ -65,7 +64,7 @@ def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
     if filters.invalid:
         # Saved as given, a bad amount would be left out of every check: the user would be alerted
         # to far more than they asked for. Refuse it, naming what to correct.
-        raise ServiceError(invalid_criteria_message(filters.invalid), 400)
+        raise ServiceError(_("订阅条件无效：%(problem)s", problem=invalid_filters_message(filters.invalid)), 400)
     filters.include_unpublished = False  # alerts are about what the public can see
     criteria = filters.to_args()
     owned = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == user.id)).all()
@@ -82,19 +81,6 @@ def save_search(user, kind: str, args, name: str | None = None) -> SavedSearch:
     )
     db.session.add(search)
     return search
-
-
-CRITERIA_LABELS = {
-    "trl_min": _l("最低技术成熟度"),
-    "trl_max": _l("最高技术成熟度"),
-    "amount_min": _l("最低金额"),
-    "amount_max": _l("最高金额"),
-}
-
-
-def invalid_criteria_message(names: list[str]) -> str:
-    labels = "、".join(str(CRITERIA_LABELS.get(name, name)) for name in names)
-    return _("订阅条件无效：%(fields)s 应为合理范围内的数字（技术成熟度 1–9，金额以万元计且不能为负数）", fields=labels)
 
 
 def set_alert(search: SavedSearch, enabled: bool) -> None:
@@ -209,7 +195,7 @@ def _record_failure(search_id: int, now: datetime, reason: str) -> None:
 def _new_results(search: SavedSearch) -> list:
     filters = BrowseFilters.from_args(search.criteria if isinstance(search.criteria, dict) else {})
     if filters.invalid:
-        raise _InvalidCriteria(invalid_criteria_message(filters.invalid))
+        raise _InvalidCriteria(_("订阅条件无效：%(problem)s", problem=invalid_filters_message(filters.invalid)))
     filters.sort = "newest"
     result = discovery.search_listings(
         search.kind, filters, Viewer(), page=1, per_page=NEW_RESULTS_WINDOW, facets=False

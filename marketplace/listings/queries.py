@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, and_, cast, or_, select, true
 
 from marketplace.accounts.models import Organisation
@@ -97,6 +99,22 @@ class BrowseFilters:
             "unpublished": "1" if self.include_unpublished else None,
         }
         return {name: str(value) for name, value in args.items() if value is not None}
+
+
+FILTER_LABELS = {
+    "trl_min": _l("最低技术成熟度"),
+    "trl_max": _l("最高技术成熟度"),
+    "amount_min": _l("最低金额"),
+    "amount_max": _l("最高金额"),
+}
+
+
+def invalid_filters_message(names: list[str]) -> str:
+    """What to correct, for the arguments ``from_args`` left out."""
+    return _(
+        "%(fields)s 应为合理范围内的数字（技术成熟度 1–9，金额以万元计且不能为负数）",
+        fields="、".join(str(FILTER_LABELS.get(name, name)) for name in names),
+    )
 
 
 def _int_in(raw, low: int, high: int) -> int | None:

@@ -44,6 +44,7 @@ def _browse(kind: str):
         filters=filters,
         kind_label=KIND_LABELS[ListingKind(kind)],
         alternatives=when_nothing_found(kind, filters, current_user, result),
+        invalid_filters_message=queries.invalid_filters_message,
     )
 
 
