@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from marketplace.accounts.permissions import require
@@ -199,37 +199,35 @@ VIEW_COUNT_TIMEOUT_MS = 1000
 def record_view(user, listing: Listing) -> bool:
     """Count a visit by anyone but the owner side; returns whether it was counted.
 
-    Best-effort, so unlike other services this one commits, on its own connection: a single short
-    UPDATE transaction that waits at most VIEW_COUNT_TIMEOUT_MS for the row (PostgreSQL) or the
-    write lock (SQLite). Run inside the page's transaction, a read that then writes loses the race
-    for SQLite's write lock at once ("database is locked", no busy wait) when other views commit
-    first; a counter is not worth a failed page, so a busy database loses the count instead."""
+    Best-effort, so unlike other services this one commits: the page's transaction has only read
+    (the caller must have nothing uncommitted); it ends, and the count runs in a short transaction
+    of its own that starts with its write and waits at most VIEW_COUNT_TIMEOUT_MS for the row
+    (PostgreSQL) or the write lock (SQLite). Counted inside the page's read transaction, SQLite
+    refuses the upgrade to a writer at once ("database is locked", no busy wait) when another view
+    committed first. The same session is used, never a second connection: a request holding one
+    pooled connection while it waits for another can exhaust the pool under load. A counter is not
+    worth a failed page: a busy database loses the count, and the log says so."""
     if permissions.is_owner_side(user, listing):
         return False
+    listing_id = listing.id
+    db.session.commit()
+    dialect = db.session.get_bind().dialect.name
     try:
-        with db.engine.connect() as connection:
-            sqlite = connection.dialect.name == "sqlite"
-            if sqlite:
-                _set_busy_timeout(connection, VIEW_COUNT_TIMEOUT_MS)
-            try:
-                with connection.begin():
-                    if connection.dialect.name == "postgresql":
-                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {VIEW_COUNT_TIMEOUT_MS}")
-                    connection.execute(
-                        update(Listing).where(Listing.id == listing.id).values(view_count=Listing.view_count + 1)
-                    )
-            finally:
-                if sqlite:  # the connection goes back to the pool: restore the engine's wait
-                    _set_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS)
+        if dialect == "postgresql":
+            db.session.execute(text(f"SET LOCAL lock_timeout = {VIEW_COUNT_TIMEOUT_MS}"))
+        elif dialect == "sqlite":
+            db.session.execute(text(f"PRAGMA busy_timeout = {VIEW_COUNT_TIMEOUT_MS}"))
+        db.session.execute(update(Listing).where(Listing.id == listing_id).values(view_count=Listing.view_count + 1))
+        db.session.commit()
     except OperationalError as error:
-        current_app.logger.warning("view of listing %s not counted: %s", listing.id, error.orig)
+        db.session.rollback()
+        current_app.logger.warning("view of listing %s not counted: %s", listing_id, error.orig)
         return False
+    finally:
+        if dialect == "sqlite":  # a setting of the pooled connection: give it back as it was
+            db.session.execute(text(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))
+            db.session.commit()
     return True
-
-
-def _set_busy_timeout(connection, milliseconds: int) -> None:
-    connection.exec_driver_sql(f"PRAGMA busy_timeout = {milliseconds}")
-    connection.commit()  # the statement began a transaction of its own
 
 
 def is_favourite(user, listing: Listing) -> bool:

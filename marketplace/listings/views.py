@@ -62,8 +62,7 @@ def demands():
 def detail(listing_id: int):
     listing = get_listing_or_404(listing_id)
     if listing.is_published and services.record_view(current_user, listing):
-        db.session.commit()  # ends this request's read (nothing written): the next one sees the count just made
-        db.session.refresh(listing)
+        db.session.refresh(listing)  # with the count just made
     return render_template(
         "listings/detail.html",
         listing=listing,
