@@ -50,6 +50,7 @@ def scratch_marketplace(dataset: Path) -> Iterator[None]:
         )
         with app.app_context(), app.test_request_context():
             upgrade()
+            discovery.ensure_index()
             for name in ("achievements.jsonl", "demands.jsonl"):
                 with (dataset / name).open(encoding="utf-8") as handle:
                     report = import_lines(handle)

@@ -53,6 +53,8 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
         # … and at least this much, when a listing is published, notify the other listing's owner.
         "MATCH_ALERT_MIN_SCORE": 80,
         "SAVED_SEARCH_INTERVAL_MINUTES": 10,
+        # /healthz says degraded (503) when a listing change has waited longer than this to be indexed.
+        "HEALTH_OUTBOX_MAX_AGE_SECONDS": 300,
         "STRIPE_SECRET_KEY": None,
         "STRIPE_WEBHOOK_SECRET": None,
     }

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from marketplace import create_app
+from marketplace.discovery import services as discovery
 from marketplace.extensions import db, limiter
 
 TEST_DATABASE_URLS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -72,6 +73,7 @@ def app(_schema, database_url, tmp_path):
     app.config["WTF_CSRF_ENABLED"] = False
     limiter.reset()
     with app.app_context():
+        discovery.ensure_index()  # each test is a fresh platform: its empty index is first-time setup
         yield app
         db.session.remove()
         _empty_all_tables()

@@ -114,3 +114,10 @@ def index_everything() -> None:
     db.session.commit()
     while outbox.backlog():
         outbox.drain(discovery.backend(), encoder=discovery.encoder())
+
+
+def run_as_job(function, *args, **kwargs):
+    """Call a job's function as the worker's runner does: its work committed once it returns."""
+    result = function(*args, **kwargs)
+    db.session.commit()
+    return result

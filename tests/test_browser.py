@@ -47,6 +47,7 @@ def site(tmp_path_factory):
     )
     with app.app_context():
         upgrade()
+        discovery.ensure_index()
         people = {role: make_user(role) for role in (Role.ENTERPRISE, Role.BROKER)}
         demand = make_listing(
             "demand", owner=people[Role.ENTERPRISE], title="海水淡化浓盐水资源化利用", industry="marine_equipment"

@@ -197,7 +197,7 @@ def test_browse_shows_facet_counts(client):
 def test_healthz_reports_search_and_outbox_backlog(client, search_down):
     make_listing()
     body = client.get("/healthz")
-    assert body.status_code == 200  # the site still serves without search
+    assert body.status_code == 503  # the site still serves without search, but monitoring must hear of it
     assert body.json["status"] == "degraded"
     assert body.json["checks"]["search"]["status"] == "error"
     assert body.json["checks"]["search"]["outbox_backlog"] == 1

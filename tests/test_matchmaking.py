@@ -19,7 +19,7 @@ from marketplace.matchmaking import services
 from marketplace.matchmaking.models import MatchPair, MatchScan, PairStatus
 from marketplace.notifications.models import Notification
 from search.backends import BackendUnavailable
-from tests.factories import index_everything, login, make_listing, make_user
+from tests.factories import index_everything, login, make_listing, make_user, run_as_job
 
 COLD_CHAIN_DEMAND = dict(
     title="冷链物流车厢保温改造",
@@ -67,13 +67,6 @@ def published_demand(people):
     return demand
 
 
-def run_scans(**options):
-    """The match-scan job as the worker runs it: its work committed once it returns."""
-    report = services.run_scans(**options)
-    db.session.commit()
-    return report
-
-
 def publish_by_review(people, **fields):
     listing = make_listing("achievement", owner=people["researcher"], status=ListingStatus.SUBMITTED, **fields)
     listings.approve(people["admin"], listing)
@@ -116,7 +109,9 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
     strong = expected[published_demand.title]
     app.config.update(MATCH_PAIR_MIN_SCORE=strong - 1, MATCH_ALERT_MIN_SCORE=strong)
 
-    report = run_scans()
+    report = run_as_job(
+        services.run_scans,
+    )
 
     assert (report.scanned, report.pairs, report.notified) == (1, 1, 1)
     pair = db.session.scalar(select(MatchPair))
@@ -145,7 +140,12 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
 
     # Approving an edit rescans: the pair is rescored, nobody is told twice.
     services.queue_all_published(announce=True)
-    assert run_scans().notified == 0
+    assert (
+        run_as_job(
+            services.run_scans,
+        ).notified
+        == 0
+    )
     assert db.session.scalar(select(MatchPair.score)) == strong
     assert (
         len(db.session.scalars(select(Notification).where(Notification.kind == "strong_match_achievement")).all()) == 1
@@ -156,7 +156,9 @@ def test_weak_matches_make_no_pair_and_no_alert(app, people, published_demand):
     app.config.update(MATCH_PAIR_MIN_SCORE=101, MATCH_ALERT_MIN_SCORE=101)
     publish_by_review(people, **INSULATION)
     index_everything()
-    report = run_scans()
+    report = run_as_job(
+        services.run_scans,
+    )
     assert (report.scanned, report.pairs, report.notified) == (1, 0, 0)
     assert db.session.scalar(select(MatchPair)) is None
 
@@ -164,12 +166,27 @@ def test_weak_matches_make_no_pair_and_no_alert(app, people, published_demand):
 def test_scan_waits_until_the_listing_is_indexed_with_its_vector(app, people, published_demand):
     publish_by_review(people, **INSULATION)
     assert outbox.backlog()
-    assert run_scans().scanned == 0
+    assert (
+        run_as_job(
+            services.run_scans,
+        ).scanned
+        == 0
+    )
     outbox.drain(discovery.backend())  # text indexed by a request; the vector is still to come
     assert outbox.backlog()
-    assert run_scans().scanned == 0
+    assert (
+        run_as_job(
+            services.run_scans,
+        ).scanned
+        == 0
+    )
     index_everything()
-    assert run_scans().scanned == 1
+    assert (
+        run_as_job(
+            services.run_scans,
+        ).scanned
+        == 1
+    )
 
 
 def test_scan_backs_off_while_search_is_down_and_loses_nothing(app, people, published_demand, monkeypatch):
@@ -180,14 +197,21 @@ def test_scan_backs_off_while_search_is_down_and_loses_nothing(app, people, publ
         raise BackendUnavailable("index offline")
 
     monkeypatch.setattr(services.matching, "matches_for", down)
-    report = run_scans()
+    report = run_as_job(
+        services.run_scans,
+    )
     assert (report.scanned, report.failed) == (0, 1)
     [scan] = scans()
     assert scan.attempts == 1 and scan.next_attempt_at is not None and "offline" in scan.last_error
     monkeypatch.undo()
     scan.next_attempt_at = None
     db.session.commit()
-    assert run_scans().scanned == 1
+    assert (
+        run_as_job(
+            services.run_scans,
+        ).scanned
+        == 1
+    )
 
 
 def test_worker_runs_index_scan_and_alerts_in_order(app, people, published_demand, mail_outbox):
@@ -220,7 +244,9 @@ def pair(app, people, published_demand):
     app.config.update(MATCH_PAIR_MIN_SCORE=0)
     achievement = publish_by_review(people, **INSULATION)
     index_everything()
-    run_scans()
+    run_as_job(
+        services.run_scans,
+    )
     return db.session.scalar(select(MatchPair).where(MatchPair.achievement_id == achievement.id))
 
 

@@ -17,6 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.roles import ORG_KIND_LABELS, ROLE_LABELS, VERIFICATION_LABELS
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
+from marketplace.core.params import clean_text
 from marketplace.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -86,7 +87,7 @@ def logout():
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    token = request.args.get("invite")
+    token = clean_text(request.args.get("invite"), 200)
     invitation = services.pending_invitation(token) if token else None
     form = RegistrationForm(invited=invitation is not None)
     if invitation and request.method == "GET":

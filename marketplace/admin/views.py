@@ -14,6 +14,7 @@ from marketplace.core.actions import perform
 from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import paginate
+from marketplace.core.params import clean_text
 from marketplace.extensions import db
 from marketplace.jobs.models import JobLease
 from marketplace.jobs.registry import registered_jobs
@@ -130,7 +131,7 @@ def organisations():
     statement = select(Organisation).order_by(Organisation.created_at.desc(), Organisation.id.desc())
     if status in VERIFICATION_LABELS:
         statement = statement.where(Organisation.verification == status)
-    q = (request.args.get("q") or "").strip()
+    q = clean_text(request.args.get("q"), 100) or ""
     if q:
         statement = statement.where(or_(Organisation.name.ilike(f"%{q}%"), Organisation.uscc == q.upper()))
     page = paginate(statement, per_page=20)
@@ -163,7 +164,7 @@ def users():
     role = request.args.get("role")
     if role in ROLE_LABELS:
         statement = statement.where(User.role == role)
-    q = (request.args.get("q") or "").strip()
+    q = clean_text(request.args.get("q"), 100) or ""
     if q:
         statement = statement.where(or_(User.email.ilike(f"%{q}%"), User.name.ilike(f"%{q}%")))
     page = paginate(statement, per_page=30)
@@ -194,14 +195,15 @@ def set_active(user_id: int):
 @bp.route("/audit")
 def audit_log():
     statement = select(AuditEvent).order_by(AuditEvent.id.desc())
-    if request.args.get("object_type"):
-        statement = statement.where(AuditEvent.object_type == request.args["object_type"])
+    object_type = clean_text(request.args.get("object_type"), 50)
+    if object_type:
+        statement = statement.where(AuditEvent.object_type == object_type)
     page = paginate(statement, per_page=50)
     return render_template(
         "admin/audit.html",
         page=page,
         actors=_users_by_id(e.actor_id for e in page.items),
-        object_type=request.args.get("object_type"),
+        object_type=object_type,
         action_labels=ACTION_LABELS,
         object_type_labels=OBJECT_TYPE_LABELS,
     )

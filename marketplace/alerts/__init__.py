@@ -18,5 +18,6 @@ def init_app(app: Flask) -> None:
             services.check_saved_searches,
             every_seconds=60,
             description=_l("订阅搜索的新结果提醒"),
+            failures=services.failed_searches,
         ),
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -27,5 +27,8 @@ class SavedSearch(db.Model):
     # Listings published after this moment are "new" for the next check.
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the last check of this search failed (shown on /subscriptions/); cleared when one succeeds.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()

@@ -25,11 +25,16 @@ def parse_money(value: object) -> Decimal | None:
         return None
     if isinstance(value, bool):
         raise MoneyError(_("金额格式不正确"))
+    text = str(value).strip().replace(",", "")
+    if len(text) > 40:  # longer than any amount NUMERIC(18,2) holds, however it is written
+        raise MoneyError(_("金额超出范围"))
     try:
-        amount = Decimal(str(value).strip().replace(",", ""))
+        amount = Decimal(text)
     except InvalidOperation as exc:
         raise MoneyError(_("金额格式不正确")) from exc
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():  # NaN, Infinity (JSON allows them as Python reads it)
+        raise MoneyError(_("金额格式不正确"))
+    if amount < 0:
         raise MoneyError(_("金额不能为负数"))
     if amount > MAX_AMOUNT:
         raise MoneyError(_("金额超出范围"))

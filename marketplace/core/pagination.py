@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from marketplace.core.params import clamped_int
 from marketplace.extensions import db
+
+# Far past any real list (ten million rows at 100 a page), and the offset it gives stays well inside
+# the 64-bit integers SQLite and PostgreSQL accept: a larger ``page`` shows this (empty) page.
+MAX_PAGE = 100_000
 
 
 def paginate(select, per_page: int | None = None):
     """Flask-SQLAlchemy's paginator over ``select``; a bad ``page`` argument falls back to 1."""
     per_page = per_page or current_app.config["PAGE_SIZE"]
-    return db.paginate(
-        select, page=request.args.get("page", 1, type=int), per_page=per_page, error_out=False, max_per_page=100
-    )
+    return db.paginate(select, page=page_number(), per_page=per_page, error_out=False, max_per_page=100)
 
 
 class ResultPage:
@@ -59,4 +62,5 @@ class ResultPage:
 
 
 def page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    """The ``page`` argument within 1..MAX_PAGE; 1 when it is not a whole number."""
+    return clamped_int(request.args.get("page"), 1, MAX_PAGE, default=1)

@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app
-from sqlalchemy import event
+from flask import Flask, current_app, g, request
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from marketplace.core.database import SQLITE_BUSY_TIMEOUT_MS, write_intent
 from marketplace.extensions import db
 
 _COMMIT = "on_commit_callbacks"
@@ -118,7 +120,49 @@ def end_transaction() -> None:
     db.session.rollback()
 
 
+def commit_best_effort(action: Callable[[], object], what: str, lock_timeout_ms: int = 1000) -> bool:
+    """For the caller that owns the session (a view, like ``perform``): run a write that is not worth
+    a failed page — a view counter — in a short transaction of its own, and commit it.
+
+    The caller's transaction must hold nothing uncommitted: it is ended first. Counted inside a
+    page's read transaction, SQLite refuses the upgrade to a writer at once ("database is locked",
+    no busy wait) when another writer committed since the read began. The write waits at most
+    ``lock_timeout_ms`` for the row (PostgreSQL) or the write lock (SQLite); on a lock timeout it is
+    dropped and logged. The same session is used, never a second connection: a request holding one
+    pooled connection while it waits for another can exhaust the pool under load.
+
+    Returns whether ``action`` ran, returned truthy and committed."""
+    db.session.commit()
+    dialect = db.session.get_bind().dialect.name
+    try:
+        if dialect == "postgresql":
+            db.session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+        elif dialect == "sqlite":
+            db.session.execute(text(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}"))
+        done = bool(action())
+        db.session.commit()
+    except OperationalError as error:
+        db.session.rollback()
+        current_app.logger.warning("%s not saved: %s", what, error.orig)
+        return False
+    finally:
+        if dialect == "sqlite":  # a setting of the pooled connection: give it back as it was
+            db.session.execute(text(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))
+            db.session.commit()
+    return done
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _declare_write_intent() -> None:
+        g.write_intent_token = write_intent.set(request.method not in SAFE_METHODS)
+
     @app.teardown_request
     def _end_request_transaction(exc: BaseException | None) -> None:
         end_transaction()
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            write_intent.reset(token)

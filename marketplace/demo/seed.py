@@ -18,6 +18,7 @@ from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.roles import OrgKind, Role, Verification
 from marketplace.alerts.services import save_search
 from marketplace.core.models import utcnow
+from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.interchange import import_lines
 from marketplace.listings.models import (
@@ -64,6 +65,7 @@ def seed(echo=print) -> bool:
     if db.session.scalar(select(User.id).where(User.email == demo_email("admin"))):
         echo("demo data already loaded; nothing to do")
         return False
+    discovery.ensure_index()  # a fresh platform: `flask search sync` then indexes what is loaded below
     catalogue = json.loads((DATA / "organisations.json").read_text(encoding="utf-8"))
     _busiest_first(catalogue)
     orgs = _organisations(catalogue)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from marketplace.core.models import as_utc, utcnow
 from marketplace.core.pagination import ResultPage
 from marketplace.discovery import outbox
+from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
 from marketplace.listings import queries
 from marketplace.listings.models import Listing
@@ -35,9 +38,29 @@ def backend() -> SearchBackend:
                 index_prefix=current_app.config["ELASTICSEARCH_INDEX_PREFIX"],
             )
         else:
-            engine = create_backend(name, path=current_app.config["SEARCH_INDEX_PATH"])
+            engine = create_backend(name, path=current_app.config["SEARCH_INDEX_PATH"], may_create=nothing_to_index)
         current_app.extensions["search_backend"] = engine
     return engine
+
+
+def nothing_to_index() -> bool:
+    """Whether the database has no listing an index would hold: only then may a missing index
+    file start empty (first-time setup). With listings, a missing index is a fault to report (search
+    degraded, /healthz) until `flask search reindex` rebuilds it, not an empty index to hide it."""
+    try:
+        return db.session.scalar(select(Listing.id).limit(1)) is None
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+    except RuntimeError:  # no application context: nobody can tell, so do not create
+        return False
+
+
+def ensure_index() -> None:
+    """First-time setup (`flask demo seed`, a fresh test platform): create the empty index when
+    there is none and nothing to put in it yet."""
+    if nothing_to_index():
+        backend().create()
 
 
 def encoder() -> Encoder:
@@ -75,16 +98,54 @@ def search_listings(
 
 
 def health() -> dict:
+    """The search side of /healthz: the backend, the outbox's age, and whether the index holds
+    what the database has. ``reasons`` lists what is wrong (empty when healthy); no file paths or
+    addresses, which backend errors often carry, reach the (public) answer."""
     try:
         status = backend().health()
     except BackendUnavailable as error:
-        status = {"status": "error", "error": str(error)[:200]}
+        status = {"status": "error", "error": str(error)}
+    reasons: list[str] = []
+    if status["status"] != "ok":
+        status["error"] = public_error(status.get("error") or "")
+        reasons.append(f"search index unavailable: {status['error']}")
     try:
-        status["outbox_backlog"] = outbox.backlog()
+        pending, oldest = db.session.execute(
+            select(func.count(), func.min(SearchOutbox.created_at)).where(SearchOutbox.needs_vector.is_(False))
+        ).one()
+        waiting_for_vectors, oldest_vector = db.session.execute(
+            select(func.count(), func.min(SearchOutbox.created_at)).where(SearchOutbox.needs_vector.is_(True))
+        ).one()
+        listings = db.session.scalar(select(func.count()).select_from(Listing))
     except SQLAlchemyError:
         db.session.rollback()
-        status["outbox_backlog"] = None
+        status.update(outbox_backlog=None, status="error")
+        status["reasons"] = [*reasons, "outbox unreadable"]
+        return status
+    status["outbox_backlog"] = pending + waiting_for_vectors
+    ages = [(utcnow() - as_utc(moment)).total_seconds() for moment in (oldest, oldest_vector) if moment is not None]
+    status["outbox_oldest_age_seconds"] = round(max(ages)) if ages else None
+    limit = current_app.config["HEALTH_OUTBOX_MAX_AGE_SECONDS"]
+    if ages and max(ages) > limit:
+        reasons.append(f"search outbox stalled: oldest change waiting {max(ages):.0f} s (limit {limit} s)")
+    status["listings"] = listings
+    # While changes wait to be indexed the counts may differ for a moment; the outbox age covers that.
+    documents = status.get("documents")
+    if documents is not None and not pending and documents != listings:
+        reasons.append(f"search index holds {documents} documents, the database has {listings} listings")
+    if reasons and status["status"] == "ok":
+        status["status"] = "degraded"
+    status["reasons"] = reasons
     return status
+
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_PATH = re.compile(r"(?:\b[A-Za-z]:)?(?:[\\/][^\s'\"`:,;()\\/]+)+[\\/]?")
+
+
+def public_error(message: str) -> str:
+    """An error message fit for a public health answer: URLs and file paths replaced, shortened."""
+    return _PATH.sub("<path>", _URL.sub("<url>", message))[:200]
 
 
 @dataclass

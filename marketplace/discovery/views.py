@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, flash, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
+from marketplace.core import transaction
 from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
 from marketplace.listings.models import ListingKind
@@ -23,6 +24,9 @@ def index_this_requests_changes(response):
     """
     if not outbox.committed_in_this_request():
         return response
+    # The view's work is committed; whatever it opened since (a write transaction, on SQLite, holding
+    # the lock the drain needs) ends here, as it would at teardown.
+    transaction.end_transaction()
     try:
         report = outbox.drain(discovery.backend(), limit=AFTER_REQUEST_DRAIN_LIMIT)
     except (BackendUnavailable, SQLAlchemyError):

@@ -84,6 +84,7 @@ def run_job(job: Job, holder: str = HOLDER) -> JobOutcome:
     if not acquire(job, holder):
         return JobOutcome(ran=False)
     outcome = JobOutcome(ran=True)
+    db.session.rollback()  # start from a fresh transaction: no snapshot older than the lease
     try:
         outcome.report = job.run()
         db.session.commit()

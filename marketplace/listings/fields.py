@@ -7,6 +7,7 @@ all call it, so a rule changes in one place.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -80,12 +81,30 @@ def _string_list(raw: Any) -> list[str]:
 
 
 def _trl(raw: Any) -> int | None:
+    """A whole number 1–9 from an int, an integral float (JSON ``7.0``) or text; anything else,
+    NaN, infinities and numbers too large for a float included, raises ValueError."""
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool):
         raise ValueError
-    value = int(raw)
-    if value != float(raw) or not 1 <= value <= 9:
+    if isinstance(raw, float):
+        if not math.isfinite(raw) or not raw.is_integer():
+            raise ValueError
+        value = int(raw)
+    elif isinstance(raw, int):
+        value = raw
+    else:
+        text = str(raw).strip()
+        if len(text) > 20:
+            raise ValueError
+        try:
+            value = int(text)
+        except ValueError:
+            number = float(text)  # "7.0" is 7; "nan", "inf" and "1e309" fail the check below
+            if not math.isfinite(number) or not number.is_integer():
+                raise ValueError from None
+            value = int(number)
+    if not 1 <= value <= 9:
         raise ValueError
     return value
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, and_, cast, func, or_, select
 
 from marketplace.accounts.capabilities import has_capability
 from marketplace.accounts.models import Organisation
 from marketplace.core import taxonomy
+from marketplace.core.money import CENT, MAX_AMOUNT, WAN
+from marketplace.core.params import MAX_NUMBER_TEXT, clean_text, int_in
 from marketplace.listings.models import MODEL_FOR_KIND, Favourite, Listing, ListingKind, ListingStatus
 from search import filters as spec
 from search.query import Filters, Viewer
@@ -42,12 +46,15 @@ class BrowseFilters:
     include_unpublished: bool = False
     sort: str = "newest"
     active: dict[str, str] = field(default_factory=dict)
+    # Arguments given but left out because they were not valid (a saved search refuses them).
+    invalid: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args) -> BrowseFilters:
-        """Read filters from query arguments, ignoring values that are not valid codes or numbers."""
+        """Read filters from query arguments, ignoring values that are not valid codes or numbers
+        (and listing those in ``invalid``)."""
         filters = cls()
-        filters.q = (args.get("q") or "").strip()[:100] or None
+        filters.q = clean_text(args.get("q"), 100)
         if args.get("industry") in taxonomy.INDUSTRIES:
             filters.industry = args["industry"]
         if args.get("district") in taxonomy.DISTRICTS:
@@ -56,12 +63,22 @@ class BrowseFilters:
             filters.cooperation_mode = args["mode"]
         if args.get("ip_type") in taxonomy.IP_TYPES:
             filters.ip_type = args["ip_type"]
-        filters.institution = (args.get("institution") or "").strip()[:200] or None
+        filters.institution = clean_text(args.get("institution"), 200)
         filters.trl_min = _int_in(args.get("trl_min"), 1, 9)
         filters.trl_max = _int_in(args.get("trl_max"), 1, 9)
         # The amount filters are entered in 万元, as users think about technology prices.
         filters.amount_min = _wan(args.get("amount_min"))
         filters.amount_max = _wan(args.get("amount_max"))
+        filters.invalid = [
+            name
+            for name, value in (
+                ("trl_min", filters.trl_min),
+                ("trl_max", filters.trl_max),
+                ("amount_min", filters.amount_min),
+                ("amount_max", filters.amount_max),
+            )
+            if value is None and str(args.get(name) or "").strip()
+        ]
         filters.challenge_only = args.get("challenge") == "1"
         filters.include_unpublished = args.get("unpublished") == "1"
         default_sort = "relevance" if filters.q else "newest"
@@ -87,20 +104,44 @@ class BrowseFilters:
         return {name: str(value) for name, value in args.items() if value is not None}
 
 
+FILTER_LABELS = {
+    "trl_min": _l("最低技术成熟度"),
+    "trl_max": _l("最高技术成熟度"),
+    "amount_min": _l("最低金额"),
+    "amount_max": _l("最高金额"),
+}
+
+
+def invalid_filters_message(names: list[str]) -> str:
+    """What to correct, for the arguments ``from_args`` left out."""
+    return _(
+        "%(fields)s 应为合理范围内的数字（技术成熟度 1–9，金额以万元计且不能为负数）",
+        fields="、".join(str(FILTER_LABELS.get(name, name)) for name in names),
+    )
+
+
 def _int_in(raw, low: int, high: int) -> int | None:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if low <= value <= high else None
+    return int_in(raw, low, high)
+
+
+# The largest amount a listing can hold (NUMERIC(18,2)), in 万元: anything above matches nothing.
+MAX_WAN = MAX_AMOUNT / WAN
 
 
 def _wan(raw) -> Decimal | None:
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, TypeError, ValueError):
+    """万元 as yuan, to the cent; None for text, NaN, infinities, negatives and amounts no listing can have."""
+    if raw is None:
         return None
-    return value * 10_000 if value.is_finite() and value >= 0 else None
+    text = str(raw).strip()
+    if not text or len(text) > MAX_NUMBER_TEXT:
+        return None
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite() or not 0 <= value <= MAX_WAN:
+        return None
+    return (value * WAN).quantize(CENT)
 
 
 def _in_wan(amount: Decimal | None) -> str | None:

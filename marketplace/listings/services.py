@@ -190,11 +190,16 @@ def _apply_pending(listing: Listing) -> None:
     listing.pending_changes = None
 
 
-def record_view(user, listing: Listing) -> None:
-    """Count a visit by anyone but the owner side; a single UPDATE so concurrent views all count."""
+# How long counting a view may wait for a lock before the view goes uncounted.
+def record_view(user, listing: Listing) -> bool:
+    """Count a visit by anyone but the owner side (one UPDATE, so concurrent views all count).
+
+    Returns whether there was a view to count. The detail page runs it through
+    ``transaction.commit_best_effort``: a counter is not worth a failed page."""
     if permissions.is_owner_side(user, listing):
-        return
+        return False
     db.session.execute(update(Listing).where(Listing.id == listing.id).values(view_count=Listing.view_count + 1))
+    return True
 
 
 def is_favourite(user, listing: Listing) -> bool:

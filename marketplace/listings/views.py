@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from marketplace.core import transaction
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import page_number, paginate
@@ -44,6 +45,7 @@ def _browse(kind: str):
         filters=filters,
         kind_label=KIND_LABELS[ListingKind(kind)],
         alternatives=when_nothing_found(kind, filters, current_user, result),
+        invalid_filters_message=queries.invalid_filters_message,
     )
 
 
@@ -60,10 +62,10 @@ def demands():
 @bp.route("/listings/<int:listing_id>")
 def detail(listing_id: int):
     listing = get_listing_or_404(listing_id)
-    if listing.is_published:
-        services.record_view(current_user, listing)
-        db.session.commit()
-        db.session.refresh(listing)
+    if listing.is_published and transaction.commit_best_effort(
+        lambda: services.record_view(current_user, listing), what=f"view of listing {listing_id}"
+    ):
+        db.session.refresh(listing)  # with the count just made
     return render_template(
         "listings/detail.html",
         listing=listing,

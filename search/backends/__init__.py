@@ -9,7 +9,7 @@ def create_backend(name: str, **options) -> SearchBackend:
     if name == "sqlite":
         from search.backends.sqlite import SqliteBackend
 
-        return SqliteBackend(options["path"])
+        return SqliteBackend(options["path"], may_create=options.get("may_create"))
     if name == "elasticsearch":
         # Imported here so the sqlite default never loads the Elasticsearch client.
         from search.backends.elasticsearch import ElasticsearchBackend

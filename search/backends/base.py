@@ -61,6 +61,11 @@ class SearchBackend(ABC):
         self.clear()
         yield self.index
 
+    def create(self) -> None:
+        """Create the (empty) index if there is none: first-time setup. A backend that makes its
+        index on first write (Elasticsearch) has nothing to do."""
+        return None
+
     @abstractmethod
     def clear(self) -> None:
         """Remove every document (a full reindex starts here)."""

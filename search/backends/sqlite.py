@@ -85,41 +85,70 @@ _MATERIALISED = f"{_FACET_COLUMNS}, d.published_at, d.price_cents, d.budget_max_
 class SqliteBackend(SearchBackend):
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, may_create: Callable[[], bool] | None = None):
+        """``may_create`` says whether a missing index file may be created empty (asked only when
+        it is missing; None: always). An application passes "only when there is nothing to index":
+        a lost file silently replaced by an empty one would show every search empty and healthy.
+        ``create`` and ``reindexing`` always create it."""
         self.path = Path(path)
+        self._may_create = may_create or (lambda: True)
         self._local = threading.local()
         self._vectors = VectorCache()
         self._frequencies = DocumentFrequencies()
 
     # ---- connection ---------------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection to the live file; reopened when a rebuild swapped the file."""
+    def _connection(self, create: bool = False) -> sqlite3.Connection:
+        """This thread's connection to the live file; reopened when a rebuild swapped the file,
+        or when it was closed or broken (an index file restored after a fault)."""
         connection = getattr(self._local, "connection", None)
         if connection is not None and self._local.pid == os.getpid():
-            if sqlite_files.identity(self.path) == self._local.identity:
+            if sqlite_files.identity(self.path) == self._local.identity and _is_open(connection):
                 return connection
-            connection.close()
+            self._forget_connection()
+        identity = sqlite_files.identity(self.path)
+        if identity is None and not (create or self._may_create()):
+            raise BackendUnavailable(
+                f"sqlite search index {self.path} is missing: `flask search reindex` rebuilds it from the database"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = _open(sqlite_files.live_file(self.path))
+            connection = _open(sqlite_files.live_file(self.path), create=identity is None)
             identity = sqlite_files.identity(self.path)
         except (sqlite3.Error, OSError) as error:
             raise BackendUnavailable(f"sqlite search index {self.path}: {error}") from error
         self._local.connection, self._local.pid, self._local.identity = connection, os.getpid(), identity
         return connection
 
+    def _forget_connection(self) -> None:
+        """Close this thread's connection (if any) and forget it, so the next call opens afresh."""
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            try:
+                connection.close()
+            except sqlite3.Error:
+                pass
+
+    def _unavailable(self, error: sqlite3.Error) -> BackendUnavailable:
+        """The error to raise for ``error``; a connection left unusable by it is dropped first
+        (a file that is not, or no longer, a database: the next call reopens whatever is there now)."""
+        if not isinstance(error, sqlite3.OperationalError) or "no such table" in str(error):
+            self._forget_connection()
+        return BackendUnavailable(f"sqlite search index: {error}")
+
     def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         try:
             return self._connection().execute(sql, params)
         except sqlite3.Error as error:
-            raise BackendUnavailable(f"sqlite search index: {error}") from error
+            raise self._unavailable(error) from error
+
+    def create(self) -> None:
+        """Create the (empty) index file if there is none: first-time setup, or before a rebuild."""
+        self._connection(create=True)
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        self._forget_connection()
 
     # ---- writing --------------------------------------------------------------------------------
 
@@ -142,10 +171,13 @@ class SqliteBackend(SearchBackend):
                 connection.execute("COMMIT")
                 return
             except BaseException as error:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
+                try:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._forget_connection()
                 if isinstance(error, sqlite3.Error):
-                    raise BackendUnavailable(f"sqlite search index: {error}") from error
+                    raise self._unavailable(error) from error
                 raise
         raise BackendUnavailable(f"sqlite search index {self.path}: swapped repeatedly while writing")
 
@@ -190,6 +222,7 @@ class SqliteBackend(SearchBackend):
         If the block raises, the new file is dropped and nothing changes."""
         from search.backends.sqlite_rebuild import Rebuild  # the rare path, kept out of the common one
 
+        self.create()  # an explicit rebuild may start from no index at all
         rebuild = Rebuild(self)
         try:
             yield rebuild.write
@@ -214,7 +247,7 @@ class SqliteBackend(SearchBackend):
         try:
             nearest = self._vectors.nearest(self._connection(), kind, vector, k)
         except sqlite3.Error as error:
-            raise BackendUnavailable(f"sqlite search index: {error}") from error
+            raise self._unavailable(error) from error
         documents = self._documents([rowid for rowid, _ in nearest])
         return [(documents[rowid][0], score, documents[rowid][1]) for rowid, score in nearest if rowid in documents]
 
@@ -245,7 +278,7 @@ class SqliteBackend(SearchBackend):
                 connection, index_id, [term for group in groups for term in group], cap=common_frequency(documents) + 1
             )
         except sqlite3.Error as error:
-            raise BackendUnavailable(f"sqlite search index: {error}") from error
+            raise self._unavailable(error) from error
         return informative_groups(groups, frequencies, documents, max_postings)
 
     def _documents(self, rowids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
@@ -343,7 +376,7 @@ class SqliteBackend(SearchBackend):
                 params,
             )
         except sqlite3.Error as error:
-            raise BackendUnavailable(f"sqlite search index: {error}") from error
+            raise self._unavailable(error) from error
 
     def _facets(
         self, source: str, base: list[str], facet_filters: dict[str, str], params: dict[str, Any]
@@ -427,14 +460,29 @@ RETURNING rowid
 """
 
 
-def _open(file: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(file, timeout=5.0, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA busy_timeout=5000")
-    connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-    connection.execute("PRAGMA temp_store=MEMORY")  # facet counts materialise the matching rows
-    ensure_schema(connection)
+def _is_open(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.total_changes  # noqa: B018  (raises on a closed connection)
+    except sqlite3.ProgrammingError:
+        return False
+    return True
+
+
+def _open(file: Path, create: bool = False) -> sqlite3.Connection:
+    """A connection to ``file``; unless ``create``, one that fails when the file is gone rather
+    than creating it (it may vanish between the caller's check and this open)."""
+    target = file if create else f"{file.as_uri()}?mode=rw"
+    connection = sqlite3.connect(target, timeout=5.0, isolation_level=None, check_same_thread=False, uri=not create)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        connection.execute("PRAGMA temp_store=MEMORY")  # facet counts materialise the matching rows
+        ensure_schema(connection)
+    except sqlite3.Error:
+        connection.close()  # e.g. a file that is not a database
+        raise
     return connection
 
 
