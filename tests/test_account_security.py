@@ -409,7 +409,9 @@ def test_login_failures_memory_storage_each_worker_counts_alone(app, database_ur
 def test_login_unknown_email_checks_a_scrypt_hash(app, monkeypatch):
     checked = []
     real_check = services.check_password_hash
-    monkeypatch.setattr(services, "check_password_hash", lambda hash_, pw: checked.append(hash_) or real_check(hash_, pw))
+    monkeypatch.setattr(
+        services, "check_password_hash", lambda hash_, pw: checked.append(hash_) or real_check(hash_, pw)
+    )
 
     assert services.authenticate("nobody@example.cn", "whatever-password") is None
 
@@ -430,17 +432,19 @@ def test_invite_existing_account_answers_as_usual_and_mails_its_owner(client, ma
     existing = make_user("researcher", email="has.account@example.cn")
     login(client, admin)
 
-    fresh = client.post("/account/organisation/invite", data={"invite-email": "fresh@example.cn"}, follow_redirects=True)
-    mail_outbox.clear()
-    response = client.post(
-        "/account/organisation/invite", data={"invite-email": existing.email}, follow_redirects=True
+    fresh = client.post(
+        "/account/organisation/invite", data={"invite-email": "fresh@example.cn"}, follow_redirects=True
     )
+    mail_outbox.clear()
+    response = client.post("/account/organisation/invite", data={"invite-email": existing.email}, follow_redirects=True)
 
     assert response.status_code == fresh.status_code == 200
     page = response.get_data(as_text=True)
     assert "邀请邮件已发送至 has.account@example.cn" in page
     assert "已注册" not in page
-    assert db.session.scalar(select(func.count()).select_from(Invitation).where(Invitation.email == existing.email)) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(Invitation).where(Invitation.email == existing.email)) == 0
+    )
     [mail] = mail_outbox
     assert mail["To"] == existing.email
 
@@ -545,7 +549,8 @@ def test_templates_have_no_inline_script_or_event_handlers():
 
 
 @pytest.mark.parametrize(
-    "referrer", ["https://evil.example/phish", "//evil.example/", "http://localhost.evil.example/", "javascript:alert(1)"]
+    "referrer",
+    ["https://evil.example/phish", "//evil.example/", "http://localhost.evil.example/", "javascript:alert(1)"],
 )
 def test_language_switch_offsite_referrer_goes_home(client, referrer):
     response = client.get("/lang/en", headers={"Referer": referrer})
