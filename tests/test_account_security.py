@@ -287,6 +287,16 @@ def test_change_password_other_sessions_end_this_one_continues(app, client):
     assert _signed_in(app, remember_token=_cookie(client, "remember_token"))
 
 
+def test_deactivate_user_ends_their_sessions(app, client):
+    admin, user = make_user("admin", org=None), make_user("researcher")
+    login(client, user)
+
+    services.set_active(admin, user, False)
+    db.session.commit()
+
+    assert client.get("/dashboard").status_code == 302
+
+
 # --- cookies ----------------------------------------------------------------------------------
 
 

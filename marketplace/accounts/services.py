@@ -369,4 +369,6 @@ def set_active(admin: User, user: User, active: bool) -> None:
     if user.id == admin.id:
         raise ServiceError(_("不能停用自己的账号"))
     user.active = active
+    if not active:
+        user.end_all_sessions()  # a disabled account is signed out now, not at its next login
     audit.record(admin, "user.activated" if active else "user.deactivated", user)
