@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,15 @@ def load_config(overrides: dict[str, Any] | None = None, instance_path: Path | N
         "RATELIMIT_STORAGE_URI": settings["RATELIMIT_STORAGE_URL"],
         "TESTING": settings["ENV"] == "testing",
         "WTF_CSRF_ENABLED": settings.get("WTF_CSRF_ENABLED", settings["ENV"] != "testing"),
+        # Cookies: never sent on cross-site sub-requests or posts, never readable by scripts, and only
+        # over HTTPS in production (development runs on plain http://127.0.0.1).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings["ENV"] == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": settings["ENV"] == "production",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
     }
     return {**settings, **flask_config}
 
@@ -111,5 +121,13 @@ def _secret_key(settings: dict[str, Any], instance_path: Path) -> str:
     key_file = instance_path / "secret_key"
     if not key_file.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
+        # Readable by the owner only, from the moment it exists (O_EXCL: two workers starting together
+        # must not both write a key; the loser reads the winner's).
+        try:
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
     return key_file.read_text().strip()

@@ -70,11 +70,11 @@ def _field_html(page: str, field_id: str) -> str:
         (Role.INVESTOR, OrgKind.INVESTOR, ""),
     ],
 )
-def test_register_self_service_role_creates_pending_org_with_user_as_admin(client, role, kind, uscc):
+def test_register_self_service_role_creates_pending_org_with_user_as_admin(client, mail_outbox, role, kind, uscc):
     response = client.post("/account/register", data=_registration(role=role.value, uscc=uscc))
 
-    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
-    assert _path(response) == "/dashboard"
+    assert response.status_code == 200, response.get_data(as_text=True)[:3000]
+    assert "请查收邮件" in response.get_data(as_text=True)
     user = _user("new.user@example.cn")
     assert user is not None and user.role == role
     assert user.is_org_admin
@@ -83,8 +83,10 @@ def test_register_self_service_role_creates_pending_org_with_user_as_admin(clien
     assert org.kind == kind
     assert org.verification == Verification.PENDING
     assert org.uscc == (uscc or None)
-    # Registration signs the user in.
-    assert client.get("/dashboard").status_code == 200
+    # The address is not proven yet: the user is not signed in, and a verification link is on its way.
+    assert not user.email_verified
+    assert client.get("/dashboard").status_code == 302
+    assert [message["To"] for message in mail_outbox] == ["new.user@example.cn"]
 
 
 def test_register_enterprise_bad_check_digit_shows_error_beside_uscc_field(client):
@@ -110,7 +112,7 @@ def test_register_enterprise_without_uscc_is_refused(client):
 def test_register_enterprise_lowercase_uscc_is_stored_normalised(client):
     response = client.post("/account/register", data=_registration(role="enterprise", uscc=VALID_USCC.lower()))
 
-    assert response.status_code == 302
+    assert response.status_code == 200
     assert _user("new.user@example.cn").organisation.uscc == VALID_USCC
 
 
@@ -128,7 +130,12 @@ def test_register_privileged_role_is_rejected_by_form(client, role):
 def test_register_user_service_privileged_role_raises(app, role):
     with pytest.raises(ServiceError):
         services.register_user(
-            "x@example.cn", "long-enough-1", "某人", role, organisation=services.OrganisationDetails(name="某机构")
+            "x@example.cn",
+            "long-enough-1",
+            "某人",
+            role,
+            organisation=services.OrganisationDetails(name="某机构"),
+            links=services.MailLinks(str, str, "/account/password/forgot"),
         )
     assert _count(User) == 0
 
@@ -142,15 +149,23 @@ def test_register_registration_page_offers_only_self_service_roles(client):
     assert 'value="admin"' not in role_select
 
 
-def test_register_duplicate_email_is_refused(client):
+def test_register_existing_email_answers_like_a_new_one_and_mails_the_owner(client, mail_outbox):
     make_user("researcher", email="taken@example.cn")
+    fresh = client.post("/account/register", data=_registration(email="fresh@example.cn", org_name="一个机构"))
+    mail_outbox.clear()
 
     response = client.post("/account/register", data=_registration(email="Taken@Example.cn", org_name="另一个机构"))
 
-    assert response.status_code == 200
-    assert "该邮箱已注册，请直接登录" in response.get_data(as_text=True)
+    assert response.status_code == fresh.status_code == 200
+    page = response.get_data(as_text=True)
+    assert page == fresh.get_data(as_text=True).replace("fresh@example.cn", "taken@example.cn")
+    assert "该邮箱已注册" not in page
     assert db.session.scalar(select(func.count()).where(func.lower(User.email) == "taken@example.cn")) == 1
     assert db.session.scalar(select(Organisation).where(Organisation.name == "另一个机构")) is None
+    [mail] = mail_outbox
+    assert mail["To"] == "taken@example.cn"
+    assert "尝试用此邮箱注册" in mail.get_content()
+    assert "/account/password/forgot" in mail.get_content()
 
 
 def test_register_password_mismatch_shows_error_beside_confirm(client):

@@ -78,6 +78,7 @@ def test_requests_look_for_rows_they_can_send_not_for_the_workers(app, search_do
     db.session.commit()
     assert outbox.has_due() and outbox.has_due(with_encoder=True)
     assert outbox.drain(discovery.backend()).failed == 1  # search is down: the row backs off
+    db.session.commit()  # the drain wrote in a session of its own: read afresh
     assert not outbox.has_due(with_encoder=True) and outbox.backlog() == 1
     assert discovery.catch_up() is None  # a search does not retry a row that is backing off
 

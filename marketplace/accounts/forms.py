@@ -5,15 +5,19 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
+from marketplace.accounts.passwords import password_problem
 from marketplace.accounts.roles import ROLE_LABELS, SELF_SERVICE_ROLES, Role
-from marketplace.accounts.services import MIN_PASSWORD_LENGTH
 from marketplace.core import taxonomy
 
 REQUIRED = _l("此项为必填项")
-NEW_PASSWORD_RULES = [
-    DataRequired(REQUIRED),
-    Length(min=MIN_PASSWORD_LENGTH, message=_l("密码至少需要 %(n)d 位", n=MIN_PASSWORD_LENGTH)),
-]
+# The rest of the policy (length, common passwords, not the e-mail) runs in validate_<field> below.
+NEW_PASSWORD_RULES = [DataRequired(REQUIRED)]
+
+
+def _check_policy(password: str | None, email: str | None) -> None:
+    problem = password_problem(password or "", email)
+    if problem:
+        raise ValidationError(problem)
 
 
 def _blank_first(pairs):
@@ -58,6 +62,9 @@ class RegistrationForm(OrganisationFieldsMixin, FlaskForm):
         self.role.choices = [(role.value, ROLE_LABELS[role]) for role in SELF_SERVICE_ROLES]
         self.fill_choices()
 
+    def validate_password(self, field):
+        _check_policy(field.data, self.email.data)
+
     def validate_org_name(self, field):
         if not self.invited and not (field.data or "").strip():
             raise ValidationError(REQUIRED)
@@ -80,12 +87,28 @@ class ProfileForm(FlaskForm):
     title = StringField(_l("职称/职务"), validators=[Optional(), Length(max=80)])
 
 
-class PasswordForm(FlaskForm):
-    current_password = PasswordField(_l("当前密码"), validators=[DataRequired(REQUIRED)])
+class NewPasswordForm(FlaskForm):
+    """Choose a new password (password reset); ``email`` is the account's, which may not be the password."""
+
     new_password = PasswordField(_l("新密码"), validators=NEW_PASSWORD_RULES)
     confirm = PasswordField(
         _l("确认新密码"), validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("两次输入的密码不一致"))]
     )
+
+    def __init__(self, *args, email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account_email = email
+
+    def validate_new_password(self, field):
+        _check_policy(field.data, self.account_email)
+
+
+class PasswordForm(NewPasswordForm):
+    current_password = PasswordField(_l("当前密码"), validators=[DataRequired(REQUIRED)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("邮箱"), validators=[DataRequired(REQUIRED), Email(_l("邮箱格式不正确")), Length(max=254)])
 
 
 class OrganisationForm(OrganisationFieldsMixin, FlaskForm):

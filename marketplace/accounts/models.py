@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -62,6 +62,11 @@ class User(UserMixin, TimestampMixin, db.Model):
     is_org_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Accounts made by admins, the CLI or the demo seed are trusted; self-service registration sets False
+    # until the user opens the link mailed to them. Existing rows count as verified.
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Part of every session and remember-me cookie (see get_id); bumping it signs the user out everywhere.
+    auth_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="members", foreign_keys=[organisation_id])
 
@@ -70,6 +75,13 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.auth_version}"
+
+    def end_all_sessions(self) -> None:
+        """Make every session and remember-me cookie issued so far stop working."""
+        self.auth_version = (self.auth_version or 0) + 1
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions for disabled accounts

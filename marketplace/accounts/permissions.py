@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from marketplace.core.errors import PermissionDenied
+from marketplace.core.errors import PermissionDenied, ServiceError
 
 
 def require(allowed: bool, message: str | None = None) -> None:
@@ -24,3 +24,14 @@ def is_org_admin_of(user, organisation) -> bool:
         and user.organisation_id == organisation.id
         and user.is_org_admin
     )
+
+
+def require_verified_email(user) -> None:
+    """Service guard for publishing: unverified accounts may browse, not post listings.
+
+    A ServiceError (not a 403): the user can fix it themselves, so views show it as a message.
+    """
+    if not getattr(user, "email_verified", True):
+        raise ServiceError(
+            _("请先验证您的邮箱：打开注册时收到的验证邮件中的链接，或在页面顶部重新发送验证邮件，之后即可发布信息")
+        )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from marketplace.accounts import tokens
 from marketplace.accounts.capabilities import has_capability, require_capability
 from marketplace.accounts.models import Invitation, Organisation, User
+from marketplace.accounts.passwords import password_problem
 from marketplace.accounts.permissions import is_org_admin_of, require
 from marketplace.accounts.roles import ORG_KIND_FOR_ROLE, ROLE_LABELS, SELF_SERVICE_ROLES, OrgKind, Role, Verification
 from marketplace.accounts.uscc import normalise_uscc, uscc_error
@@ -22,7 +27,15 @@ from marketplace.extensions import db
 from marketplace.notifications.services import notify, queue_mail
 
 INVITATION_DAYS = 14
-MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class MailLinks:
+    """Absolute URLs for the mail a service sends; the view builds them (services do not call url_for)."""
+
+    verify_email: Callable[[str], str]  # token -> link
+    reset_password: Callable[[str], str]  # token -> link
+    forgot_password: str
 
 
 @dataclass
@@ -51,7 +64,8 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def create_organisation(details: OrganisationDetails, kind: str) -> Organisation:
+def _checked_organisation(details: OrganisationDetails, kind: str) -> tuple[str, str | None]:
+    """The organisation's name and normalised USCC, or a ServiceError saying why it cannot be registered."""
     name = details.name.strip()
     if db.session.scalar(select(Organisation.id).where(Organisation.name == name)):
         raise ServiceError(_("该机构已在平台注册，请联系机构管理员邀请您加入"))
@@ -64,6 +78,11 @@ def create_organisation(details: OrganisationDetails, kind: str) -> Organisation
             raise ServiceError(message)
         if db.session.scalar(select(Organisation.id).where(Organisation.uscc == uscc)):
             raise ServiceError(_("该统一社会信用代码已被其他机构使用"))
+    return name, uscc
+
+
+def create_organisation(details: OrganisationDetails, kind: str) -> Organisation:
+    name, uscc = _checked_organisation(details, kind)
     organisation = Organisation(
         name=name,
         kind=kind,
@@ -86,62 +105,177 @@ def register_user(
     role: str,
     organisation: OrganisationDetails | None = None,
     invitation_token: str | None = None,
-) -> User:
-    """Self-service registration: join an organisation by invitation, or register a new one and run it."""
+    *,
+    links: MailLinks,
+) -> User | None:
+    """Self-service registration: join an organisation by invitation, or register a new one and run it.
+
+    The answer must not tell whether the address already has an account: for a taken address every
+    check still runs, the same work is done, and instead of an account the owner of the address gets
+    a mail ("someone tried to register with your address"). Returns None in that case. A new account
+    waits for its address to be verified, unless it came through an invitation (mailed to that
+    address, so opening it proves the address).
+    """
     if role not in SELF_SERVICE_ROLES:
         raise ServiceError(_("技术经纪人和管理员角色需由管理员授予"))
-    if find_user_by_email(email):
-        raise ServiceError(_("该邮箱已注册，请直接登录"))
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ServiceError(_("密码至少需要 %(n)d 位", n=MIN_PASSWORD_LENGTH))
-    user = User(email=email.strip().lower(), name=name.strip(), role=role)
-    user.set_password(password)
+    email = email.strip().lower()
+    problem = password_problem(password, email)
+    if problem:
+        raise ServiceError(problem)
+    invitation = None
     if invitation_token:
         invitation = pending_invitation(invitation_token)
-        if invitation.email.lower() != user.email:
+        if invitation.email.lower() != email:
             raise ServiceError(_("此邀请发给了另一个邮箱地址"))
         if ORG_KIND_FOR_ROLE[Role(role)] != invitation.organisation.kind:
             raise ServiceError(_("所选角色与邀请机构的类型不符"))
+    elif organisation is None or not organisation.name.strip():
+        raise ServiceError(_("请填写所在机构名称"))
+    else:
+        _checked_organisation(organisation, ORG_KIND_FOR_ROLE[Role(role)])
+    password_hash = generate_password_hash(password, method="scrypt")  # the same cost either way
+    if find_user_by_email(email) is not None:
+        queue_mail(
+            email,
+            _("【青岛技术转移服务平台】有人尝试用您的邮箱注册"),
+            _(
+                "有人（可能是您本人）尝试用此邮箱注册青岛技术转移服务平台，但该邮箱已有账号，因此没有创建新账号。\n"
+                "如果是您本人，请直接登录；忘记密码可在此重置：\n%(link)s\n如果不是您，请忽略本邮件。",
+                link=links.forgot_password,
+            ),
+        )
+        return None
+    user = User(email=email, name=name.strip(), role=role, password_hash=password_hash)
+    if invitation is not None:
         user.organisation = invitation.organisation
+        user.email_verified = True
         invitation.accepted_at = utcnow()
     else:
-        if organisation is None or not organisation.name.strip():
-            raise ServiceError(_("请填写所在机构名称"))
         user.organisation = create_organisation(organisation, ORG_KIND_FOR_ROLE[Role(role)])
         user.is_org_admin = True
+        user.email_verified = False
     db.session.add(user)
     db.session.flush()
     audit.record(user, "user.registered", user, role=role, organisation_id=user.organisation_id)
+    if not user.email_verified:
+        send_verification(user, links)
     return user
+
+
+def send_verification(user: User, links: MailLinks) -> None:
+    """Mail ``user`` a link that confirms their address (a no-op once it is confirmed)."""
+    if user.email_verified:
+        return
+    queue_mail(
+        user.email,
+        _("【青岛技术转移服务平台】请验证您的邮箱"),
+        _(
+            "%(name)s，您好：\n请在 3 天内打开下面的链接验证您的邮箱，验证后即可发布信息：\n%(link)s\n"
+            "如果您没有注册本平台，请忽略本邮件。",
+            name=user.name,
+            link=links.verify_email(tokens.verification_token(user)),
+        ),
+    )
+
+
+def verify_email(token: str) -> User:
+    user = tokens.user_for_verification_token(token)
+    if user is None:
+        raise ServiceError(_("验证链接无效或已过期，请登录后重新发送验证邮件"))
+    if not user.email_verified:
+        user.email_verified = True
+        audit.record(user, "user.email_verified", user)
+    return user
+
+
+@lru_cache(maxsize=1)
+def _dummy_password_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
 def authenticate(email: str, password: str) -> User | None:
     user = find_user_by_email(email)
-    if user is None or not user.active or not user.check_password(password):
+    if user is None:
+        # Check against a hash of the same scheme, so an unknown address takes as long as a known one.
+        check_password_hash(_dummy_password_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
         return None
     user.last_login_at = utcnow()
     return user
 
 
+def logout(user: User) -> None:
+    """Sign ``user`` out everywhere: copies of their session or remember-me cookie stop working too."""
+    user.end_all_sessions()
+
+
 def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password and end every other session (the caller signs this one in again)."""
     if not user.check_password(current_password):
         raise ServiceError(_("当前密码不正确"))
-    if len(new_password) < MIN_PASSWORD_LENGTH:
-        raise ServiceError(_("密码至少需要 %(n)d 位", n=MIN_PASSWORD_LENGTH))
+    problem = password_problem(new_password, user.email)
+    if problem:
+        raise ServiceError(problem)
     user.set_password(new_password)
+    user.end_all_sessions()
     audit.record(user, "user.password_changed", user)
+
+
+def request_password_reset(email: str, links: MailLinks) -> None:
+    """Mail a one-hour, single-use reset link if ``email`` has an active account; the same answer either way."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return
+    queue_mail(
+        user.email,
+        _("【青岛技术转移服务平台】重置密码"),
+        _(
+            "%(name)s，您好：\n请在 1 小时内打开下面的链接设置新密码（链接只能使用一次）：\n%(link)s\n"
+            "如果您没有申请重置密码，请忽略本邮件，您的密码不会改变。",
+            name=user.name,
+            link=links.reset_password(tokens.reset_token(user)),
+        ),
+    )
+
+
+def reset_password(token: str, new_password: str) -> User:
+    user = tokens.user_for_reset_token(token)
+    if user is None:
+        raise ServiceError(_("重置链接无效、已使用或已过期，请重新申请"))
+    problem = password_problem(new_password, user.email)
+    if problem:
+        raise ServiceError(problem)
+    user.set_password(new_password)  # a new hash: the token's fingerprint no longer matches
+    user.end_all_sessions()
+    # Whoever could read the reset mail controls the address.
+    user.email_verified = True
+    audit.record(user, "user.password_reset", user)
+    return user
 
 
 def update_profile(user: User, name: str, phone: str | None, title: str | None) -> None:
     user.name, user.phone, user.title = name.strip(), (phone or None), (title or None)
 
 
-def invite_member(inviter: User, email: str) -> Invitation:
+def invite_member(inviter: User, email: str) -> Invitation | None:
     organisation = inviter.organisation
     require(is_org_admin_of(inviter, organisation), _("只有机构管理员可以邀请成员"))
     existing = find_user_by_email(email)
     if existing is not None:
-        raise ServiceError(_("该邮箱已注册平台账号"))
+        # The inviter sees the usual answer: who has an account is not theirs to learn.
+        queue_mail(
+            existing.email,
+            _("【青岛技术转移服务平台】%(org)s 邀请您加入", org=organisation.name),
+            _(
+                "%(inviter)s 邀请您加入「%(org)s」。您的邮箱已有平台账号，一个账号只能属于一个机构；"
+                "如需变更所在机构，请联系平台管理员。",
+                inviter=inviter.name,
+                org=organisation.name,
+            ),
+        )
+        audit.record(inviter, "organisation.member_invited", organisation, email=existing.email)
+        return None
     invitation = Invitation(
         organisation=organisation,
         email=email.strip().lower(),
@@ -236,4 +370,6 @@ def set_active(admin: User, user: User, active: bool) -> None:
     if user.id == admin.id:
         raise ServiceError(_("不能停用自己的账号"))
     user.active = active
+    if not active:
+        user.end_all_sessions()  # a disabled account is signed out now, not at its next login
     audit.record(admin, "user.activated" if active else "user.deactivated", user)

@@ -15,6 +15,7 @@ from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import paginate
 from marketplace.core.params import clean_text
+from marketplace.core.redirects import back
 from marketplace.extensions import db
 from marketplace.jobs.models import JobLease
 from marketplace.jobs.registry import registered_jobs
@@ -155,7 +156,7 @@ def verify_organisation(org_id: int):
         if approve
         else _("「%(name)s」认证未通过", name=organisation.name),
     )
-    return redirect(request.referrer or url_for(".organisations"))
+    return redirect(back(url_for(".organisations")))
 
 
 @bp.route("/users")
@@ -180,7 +181,7 @@ def set_role(user_id: int):
         ),
         lambda _result: _("已将 %(name)s 的角色设为%(role)s", name=user.name, role=ROLE_LABELS[Role(user.role)]),
     )
-    return redirect(request.referrer or url_for(".users"))
+    return redirect(back(url_for(".users")))
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
@@ -189,7 +190,7 @@ def set_active(user_id: int):
     perform(
         lambda: account_services.set_active(current_user, user, request.form.get("active") == "1"), _("账号状态已更新")
     )
-    return redirect(request.referrer or url_for(".users"))
+    return redirect(back(url_for(".users")))
 
 
 @bp.route("/audit")

@@ -134,7 +134,12 @@ def _organisations(catalogue) -> dict[str, list[Organisation]]:
 
 def _user(local: str, name: str, role: str, org: Organisation | None, org_admin: bool = True) -> User:
     user = User(
-        email=demo_email(local), name=name, role=role, organisation=org, is_org_admin=org_admin and org is not None
+        email=demo_email(local),
+        name=name,
+        role=role,
+        organisation=org,
+        is_org_admin=org_admin and org is not None,
+        email_verified=True,
     )
     user.set_password(DEMO_PASSWORD)
     db.session.add(user)

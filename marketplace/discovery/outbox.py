@@ -89,10 +89,10 @@ def has_due(with_encoder: bool = False) -> bool:
     """Whether a drain would find anything to send now. Asked before every search and match, so it
     is one probe for a single row rather than a count: while the worker catches up on vectors, or
     search is down and rows back off, a web request finds nothing it could send and moves on.
-    Like ``drain`` it reads committed rows in a session of its own."""
+    It reads in the caller's session: a request holding one pooled connection must not wait for a
+    second one on every search (under load that exhausts the pool)."""
     probe = _due(utcnow(), with_encoder).with_only_columns(SearchOutbox.id).limit(1)
-    with separate_session() as session:
-        return session.scalar(probe) is not None
+    return db.session.scalar(probe) is not None
 
 
 def drain(backend: SearchBackend, limit: int = 500, encoder: Encoder | None = None) -> DrainReport:

@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from marketplace.accounts.permissions import require
+from marketplace.accounts.permissions import require, require_verified_email
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
 from marketplace.core.links import path_for
@@ -63,6 +63,7 @@ def _to_comparable(value: Any) -> Any:
 
 def create_listing(user, kind: str, raw: dict[str, Any]) -> Listing:
     require(permissions.can_create(user, kind), _("您的角色不能发布此类信息"))
+    require_verified_email(user)
     cleaned = clean_listing(kind, raw)
     if not cleaned.ok:
         raise ListingInvalid(cleaned.errors)
@@ -105,6 +106,7 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
 
 def submit(user, listing: Listing) -> None:
     require(permissions.can_edit(user, listing))
+    require_verified_email(user)
     if listing.organisation is not None and not listing.organisation.is_verified and not permissions.can_review(user):
         raise ServiceError(_("您的机构尚未通过平台认证，认证通过后才能提交发布"))
     _transition(listing, "submit")

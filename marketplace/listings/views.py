@@ -8,6 +8,7 @@ from marketplace.core import transaction
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
 from marketplace.core.pagination import page_number, paginate
+from marketplace.core.redirects import back
 from marketplace.discovery import matching
 from marketplace.discovery import services as discovery
 from marketplace.discovery.alternatives import when_nothing_found
@@ -85,6 +86,7 @@ def create(kind: str):
         abort(403)
     form = ListingForm(kind)
     if form.validate_on_submit():
+        listing = None
         try:
             listing = services.create_listing(current_user, kind, form.raw_values())
             if request.form.get("action") == "submit":
@@ -94,6 +96,12 @@ def create(kind: str):
             form.show_errors(error.errors)
             flash(error.message, "danger")
         except ServiceError as error:
+            if listing is None:  # refused outright (e.g. e-mail not verified yet): nothing to save
+                db.session.rollback()
+                flash(error.message, "danger")
+                return render_template(
+                    "listings/form.html", form=form, kind=kind, listing=None, kind_label=KIND_NOUNS[ListingKind(kind)]
+                )
             # The draft is saved even if it cannot be submitted yet (e.g. organisation not verified).
             db.session.commit()
             flash(error.message, "warning")
@@ -168,7 +176,7 @@ def favourite(listing_id: int):
     now_favourite = services.toggle_favourite(current_user, listing)
     db.session.commit()
     flash(_("已加入收藏") if now_favourite else _("已取消收藏"), "success")
-    return redirect(request.referrer or url_for(".detail", listing_id=listing_id))
+    return redirect(back(url_for(".detail", listing_id=listing_id)))
 
 
 @bp.route("/my/listings")

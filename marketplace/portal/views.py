@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
 from marketplace.core.i18n import SUPPORTED_LOCALES
+from marketplace.core.redirects import back
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings import queries
@@ -52,8 +53,7 @@ def _status_counts() -> dict[str, int]:
 def set_language(locale: str):
     if locale in SUPPORTED_LOCALES:
         session["locale"] = locale
-    target = request.referrer or url_for(".home")
-    return redirect(target)
+    return redirect(back(url_for(".home")))
 
 
 @bp.route("/healthz")
