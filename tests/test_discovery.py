@@ -256,3 +256,34 @@ def test_outbox_rows_count_matches_changes_in_bulk_import(app):
     ]
     import_lines(records)
     assert db.session.scalar(select(func.count(func.distinct(SearchOutbox.listing_id)))) == 3
+
+
+class RefusesOneDocument:
+    """A working backend that refuses any document whose title holds 坏 (as Elasticsearch refuses a
+    document its mapping rejects)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def index(self, documents):
+        from search.documents import DocumentError
+
+        if any("坏" in document["title"] for document in documents):
+            raise DocumentError("mapper_parsing_exception: 坏")
+        return self.backend.index(documents)
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
+def test_one_refused_listing_backs_off_alone_and_the_others_are_indexed(app):
+    good = make_listing(title="海水淡化反渗透膜")
+    bad = make_listing(title="坏文档")
+    db.session.commit()
+    report = outbox.drain(RefusesOneDocument(discovery.backend()))
+    assert (report.indexed, report.failed) == (1, 1)
+    assert indexed_titles("反渗透") == [good.title]
+    db.session.commit()
+    rows = {row.listing_id: row for row in db.session.scalars(select(SearchOutbox))}
+    assert (rows[bad.id].attempts, rows[bad.id].last_error) == (1, "mapper_parsing_exception: 坏")
+    assert (rows[good.id].last_error, rows[good.id].needs_vector) == (None, True)  # only its vector waits

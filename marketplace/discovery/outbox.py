@@ -120,28 +120,46 @@ def _drain(session: Session, backend: SearchBackend, limit: int, encoder: Encode
     gone = sorted(str(listing_id) for listing_id in listing_ids - listings.keys())
     documents = [listing_document(listing) for listing in listings.values()]
     waiting = vectors.attach(documents, encoder, session)
+    refused: dict[int, str] = {}
     try:
-        backend.index(documents)
+        try:
+            backend.index(documents)
+        except DocumentError:
+            # One listing the backend refuses must not hold up the others: send them one by one
+            # and keep only the refused ones back, each with its own reason.
+            for document in documents:
+                try:
+                    backend.index([document])
+                except DocumentError as error:
+                    refused[int(document["id"])] = str(error)
         if gone:
             backend.delete(gone)
-    except (BackendUnavailable, DocumentError) as error:
-        # Either the backend is away or it refused a document: keep the rows, back off, and leave
-        # the reason in last_error where `flask search sync` and /healthz show the backlog.
+    except BackendUnavailable as error:
+        # The backend is away: keep the rows, back off, and leave the reason in last_error where
+        # `flask search sync`, /healthz and the admins' job page show the backlog.
         session.rollback()  # vectors computed above are kept only with a successful index write
         rows = session.scalars(select(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows]))).all()
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = next_attempt_after(row.attempts, now)
-            row.last_error = str(error)[:500]
+        _back_off(rows, {row.listing_id: str(error) for row in rows}, now)
         report.failed, report.error = len(rows), str(error)
         return report
-    finished = [row.id for row in rows if row.listing_id not in waiting]
+    if refused:
+        _back_off([row for row in rows if row.listing_id in refused], refused, now)
+        report.failed, report.error = len(refused), next(iter(refused.values()))
+    finished = [row.id for row in rows if row.listing_id not in waiting and row.listing_id not in refused]
     session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(finished)))
     for row in rows:
-        if row.listing_id in waiting:
+        if row.listing_id in waiting and row.listing_id not in refused:
             row.needs_vector = True
-    report.indexed, report.deleted, report.awaiting_vectors = len(listings), len(gone), len(waiting)
+    report.indexed, report.deleted = len(listings) - len(refused), len(gone)
+    report.awaiting_vectors = len(waiting - refused.keys())
     return report
+
+
+def _back_off(rows: list[SearchOutbox], reasons: dict[int, str], now) -> None:
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = next_attempt_after(row.attempts, now)
+        row.last_error = reasons[row.listing_id][:500]
 
 
 def queue_for_vectors(listing_ids: set[int]) -> None:
