@@ -118,10 +118,15 @@ def test_two_workers_never_run_the_same_job_at_once(app):
     job = Job("test-exclusive", slow, every_seconds=3600)
     barrier = threading.Barrier(4)
 
+    errors = []
+
     def worker(n: int):
         with app.app_context():
             barrier.wait()
-            run_job(job, holder=f"host{n}:1")
+            try:
+                run_job(job, holder=f"host{n}:1")
+            except Exception as error:  # a busy database must cost a worker its turn, not its life
+                errors.append(error)
             db.session.remove()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
@@ -129,7 +134,7 @@ def test_two_workers_never_run_the_same_job_at_once(app):
         thread.start()
     for thread in threads:
         thread.join()
-    assert (len(runs), overlaps) == (1, [])
+    assert (len(runs), overlaps, errors) == (1, [], [])
 
 
 def test_admin_job_page_lists_jobs_and_the_items_they_failed_on(app, client):

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 
 from marketplace.core.models import utcnow
 from marketplace.core.transaction import separate_session
@@ -43,40 +45,62 @@ class JobOutcome:
 def acquire(job: Job, holder: str = HOLDER) -> bool:
     """Take the job's lease if it is due and no live worker holds it."""
     now = utcnow()
-    with separate_session() as session:
-        if session.get(JobLease, job.name) is None:
-            try:
-                with session.begin_nested():
-                    session.add(JobLease(name=job.name))
-            except IntegrityError:
-                pass  # another worker created it a moment ago
-        taken = session.execute(
-            update(JobLease)
-            .where(
-                JobLease.name == job.name,
-                or_(JobLease.holder.is_(None), JobLease.leased_until < now),
-                or_(JobLease.next_run_at.is_(None), JobLease.next_run_at <= now),
-            )
-            .values(holder=holder, leased_until=now + timedelta(seconds=job.lease_seconds), last_started_at=now)
-            .execution_options(synchronize_session=False)
+    try:
+        with separate_session() as session:
+            # Write first, read never: on SQLite a transaction that began by reading could not take
+            # the write lock once another worker had committed (see core/database.py).
+            session.execute(_insert_if_missing(session, job.name))
+            taken = _take(session, job, holder, now)
+    except OperationalError as error:  # a busy database: this worker tries again on its next pass
+        current_app.logger.warning("could not take the lease of job %s: %s", job.name, error.orig)
+        return False
+    return taken
+
+
+def _insert_if_missing(session, name: str):
+    values = {"name": name, "runs": 0, "failures": 0}
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(JobLease).values(**values).on_conflict_do_nothing(index_elements=["name"])
+    return sqlite_insert(JobLease).values(**values).on_conflict_do_nothing(index_elements=["name"])
+
+
+def _take(session, job: Job, holder: str, now) -> bool:
+    taken = session.execute(
+        update(JobLease)
+        .where(
+            JobLease.name == job.name,
+            or_(JobLease.holder.is_(None), JobLease.leased_until < now),
+            or_(JobLease.next_run_at.is_(None), JobLease.next_run_at <= now),
         )
-        return taken.rowcount == 1
+        .values(holder=holder, leased_until=now + timedelta(seconds=job.lease_seconds), last_started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.rowcount == 1
 
 
 def release(job: Job, outcome: JobOutcome, holder: str = HOLDER) -> None:
+    """Give the lease back with the run's outcome; one UPDATE, and only if this worker still holds it
+    (if it lapsed and another worker took it, that worker's row is left alone)."""
     now = utcnow()
-    with separate_session() as session:
-        lease = session.scalar(select(JobLease).where(JobLease.name == job.name, JobLease.holder == holder))
-        if lease is None:  # the lease lapsed and another worker took it: leave its row alone
-            return
-        lease.holder, lease.leased_until = None, None
-        lease.next_run_at = now + timedelta(seconds=job.every_seconds) if job.every_seconds else None
-        lease.last_finished_at = now
-        lease.runs = (lease.runs or 0) + 1
-        lease.last_report = None if outcome.report is None else str(outcome.report)[:1000]
-        lease.last_error = outcome.error
-        if outcome.error:
-            lease.failures = (lease.failures or 0) + 1
+    try:
+        with separate_session() as session:
+            session.execute(
+                update(JobLease)
+                .where(JobLease.name == job.name, JobLease.holder == holder)
+                .values(
+                    holder=None,
+                    leased_until=None,
+                    next_run_at=now + timedelta(seconds=job.every_seconds) if job.every_seconds else None,
+                    last_finished_at=now,
+                    runs=JobLease.runs + 1,
+                    failures=JobLease.failures + (1 if outcome.error else 0),
+                    last_report=None if outcome.report is None else str(outcome.report)[:1000],
+                    last_error=outcome.error,
+                )
+                .execution_options(synchronize_session=False)
+            )
+    except OperationalError as error:  # the lease lapses by itself at leased_until
+        current_app.logger.warning("could not release the lease of job %s: %s", job.name, error.orig)
 
 
 def run_job(job: Job, holder: str = HOLDER) -> JobOutcome:
