@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from marketplace.core.transaction import on_commit, on_rollback
+from marketplace.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,22 @@ def store(area: str, data: bytes, extension: str) -> str:
     key = f"{area}/{secrets.token_hex(16)}{extension}"
     backend = storage()
     # Registered before writing: a write that fails half-way leaves nothing behind either.
-    on_rollback(partial(_remove, backend, key))
+    on_rollback(partial(_remove, backend, key), _transaction_begun(db.session()))
     backend.put(key, data)
     return key
 
 
 def delete_after_commit(key: str, session: Session | None = None) -> None:
     """Remove the file once the transaction that deleted its row commits; keep it if that rolls back."""
-    on_commit(partial(_remove, storage(), key), session)
+    on_commit(partial(_remove, storage(), key), _transaction_begun(session or db.session()))
+
+
+def _transaction_begun(session: Session) -> Session:
+    # A commit or rollback with no transaction begun fires no event: the callback would wait for the
+    # next transaction (and a file stored before any query would survive its rollback).
+    if not session.in_transaction():
+        session.begin()
+    return session
 
 
 def open_stored(key: str) -> BinaryIO:
