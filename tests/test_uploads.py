@@ -168,7 +168,7 @@ def test_check_upload_gbk_csv_returns_kind_encoding_and_clean_name(app):
 
 
 def test_check_upload_of_kind_caller_does_not_accept_names_accepted_kinds(app):
-    with pytest.raises(ServiceError, match="只支持以下格式的文件：Excel \\(XLSX\\)、CSV") as error:
+    with pytest.raises(ServiceError, match="只支持以下格式的文件：Excel \\(XLSX\\)/CSV") as error:
         checks.check_upload(upload(pdf_bytes(), "名单.xlsx"), [checks.XLSX, checks.CSV], 10_000)
     assert error.value.status_code == 415
 
@@ -408,7 +408,7 @@ def test_sweep_dry_run_lists_only_unreferenced_files_and_removes_nothing(app, ru
     assert files_under(app) == sorted([orphan, attachment.stored_name])
 
 
-def test_sweep_removes_orphans_older_than_min_age_and_keeps_recent_ones(app, runner):
+def test_sweep_removes_old_orphans_and_keeps_recent_and_foreign_files(app, runner):
     owner = make_user(Role.RESEARCHER)
     attachment = attachments.add_attachment(owner, make_listing(owner=owner), upload(pdf_bytes(), "a.pdf"))
     db.session.commit()
@@ -417,7 +417,12 @@ def test_sweep_removes_orphans_older_than_min_age_and_keeps_recent_ones(app, run
     os.utime(Path(app.config["UPLOAD_DIR"]) / old_orphan, (two_days_ago, two_days_ago))
     assert [stored.key for stored in orphaned_files(timedelta(hours=24))] == [old_orphan]
 
+    foreign = Path(app.config["UPLOAD_DIR"]) / "backups" / "nested" / "notes.txt"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("not an upload")
+    os.utime(foreign, (two_days_ago, two_days_ago))
+
     result = runner.invoke(args=["uploads", "sweep"])
 
     assert result.exit_code == 0, result.output
-    assert files_under(app) == sorted([new_orphan, attachment.stored_name])
+    assert files_under(app) == sorted([new_orphan, attachment.stored_name, "backups/nested/notes.txt"])

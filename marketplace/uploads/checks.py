@@ -226,7 +226,7 @@ def check_upload(
         raise ServiceError(_("文件是空的，请重新选择"))
     kind = detect(data, kinds, file_storage.filename)
     if kind is None:
-        labels = "、".join(str(kind.label) for kind in kinds)
+        labels = "/".join(str(accepted.label) for accepted in kinds)
         raise ServiceError(refused_message or _("只支持以下格式的文件：%(kinds)s", kinds=labels), 415)
     encoding = text_encoding(data) if kind.matches is _is_text else None
     return CheckedUpload(data, kind, clean_filename(file_storage.filename, kind.content_type), encoding)

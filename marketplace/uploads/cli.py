@@ -24,7 +24,9 @@ uploads_cli = AppGroup("uploads", help="Stored uploads (attachments and other fi
 def orphaned_files(min_age: timedelta) -> list[StoredFile]:
     referenced = references.referenced_keys(db.session)
     cutoff = datetime.now(UTC) - min_age
-    return [stored for stored in storage().list() if stored.key not in referenced and stored.modified_at <= cutoff]
+    return [
+        stored for stored in storage().iter_files() if stored.key not in referenced and stored.modified_at <= cutoff
+    ]
 
 
 @uploads_cli.command("sweep")

@@ -51,8 +51,7 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None: ...  # fails if the key exists
     def open(self, key: str) -> BinaryIO: ...  # FileNotFoundError if it does not
     def delete(self, key: str) -> None: ...  # no error if it does not exist
-    def exists(self, key: str) -> bool: ...
-    def list(self) -> Iterator[StoredFile]: ...
+    def iter_files(self) -> Iterator[StoredFile]: ...
 
 
 class LocalDiskStorage:
@@ -76,20 +75,15 @@ class LocalDiskStorage:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
-
-    def list(self) -> Iterator[StoredFile]:
+    def iter_files(self) -> Iterator[StoredFile]:
         if not self.root.is_dir():
             return
         for path in sorted(self.root.rglob("*")):
-            if path.is_file():
+            key = path.relative_to(self.root).as_posix()
+            # Only files that could be ours: a sweep never touches anything else someone put there.
+            if _KEY.fullmatch(key) and path.is_file():
                 stat = path.stat()
-                yield StoredFile(
-                    path.relative_to(self.root).as_posix(),
-                    stat.st_size,
-                    datetime.fromtimestamp(stat.st_mtime, UTC),
-                )
+                yield StoredFile(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
 
 def storage() -> Storage:
