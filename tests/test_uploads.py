@@ -303,6 +303,10 @@ def test_content_disposition_has_utf8_name_and_ascii_fallback(app):
 
     assert value == f"attachment; filename=\"download.pdf\"; filename*=UTF-8''{quote(name, safe='')}"
     assert (
+        content_disposition("attachment", 'x.p"d\r\nf')
+        == "attachment; filename=\"x.pdf\"; filename*=UTF-8''x.p%22d%0D%0Af"
+    )
+    assert (
         content_disposition("inline", "photo 1.png")
         == "inline; filename=\"photo 1.png\"; filename*=UTF-8''photo%201.png"
     )

@@ -29,12 +29,14 @@ def content_disposition(disposition: str, filename: str) -> str:
     Browsers use the UTF-8 ``filename*``; the plain ``filename`` is an ASCII stand-in for old
     clients (「检测报告.pdf」 becomes "download.pdf", not ".pdf").
     """
-    stem, extension = os.path.splitext(filename)
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
-    ascii_stem = "".join(ch for ch in ascii_stem if ch.isprintable() and ch not in '"\\;').strip()
-    ascii_extension = extension if extension.isascii() else ""
-    fallback = (ascii_stem or "download") + ascii_extension
+    stem, extension = (_ascii(part) for part in os.path.splitext(filename))
+    fallback = (stem.strip() or "download") + extension
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _ascii(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(ch for ch in text if ch.isprintable() and ch not in '"\\;')
 
 
 def send_upload(
