@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FEATURES = (
     "portal",
     "accounts",
+    "uploads",
     "listings",
     "messaging",
     "notifications",

@@ -47,7 +47,8 @@ def upload_file(data: bytes, filename: str) -> FileStorage:
 
 def stored_files(app) -> list[str]:
     directory = Path(app.config["UPLOAD_DIR"])
-    return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
+    # Keys, as the rows hold them: "listings/<random>.pdf".
+    return sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file())
 
 
 def post_upload(client, listing, data: bytes, filename: str):

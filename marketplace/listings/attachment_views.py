@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, send_file, url_for
+from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,6 +12,7 @@ from marketplace.listings import attachments
 from marketplace.listings.forms import AttachmentForm
 from marketplace.listings.models import Attachment
 from marketplace.listings.views import bp, editable_listing_or_403, get_listing_or_404
+from marketplace.uploads.download import send_upload
 
 
 def _back_to(listing_id: int):
@@ -48,17 +49,14 @@ def upload_attachment(listing_id: int):
 @bp.route("/attachments/<int:attachment_id>")
 def download_attachment(attachment_id: int):
     attachment = db.get_or_404(Attachment, attachment_id)
-    path = attachments.open_attachment(current_user, attachment)
-    is_pdf = attachment.content_type == "application/pdf"
-    response = send_file(
-        path, mimetype=attachment.content_type, as_attachment=is_pdf, download_name=attachment.filename
+    attachments.check_can_download(current_user, attachment)
+    return send_upload(
+        attachment.stored_name,
+        attachment.filename,
+        attachment.content_type,
+        private=not attachment.listing.is_published,
+        missing_message=_("附件文件已丢失，请联系发布方重新上传"),
     )
-    # The bytes were checked on upload, but a polyglot file must still never run as a page here.
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    if not attachment.listing.is_published:
-        response.cache_control.private = True
-    return response
 
 
 @bp.route("/attachments/<int:attachment_id>/delete", methods=["POST"])
