@@ -372,13 +372,18 @@ def test_import_lines_never_commits_the_caller_does(app):
     assert count() == 0
 
 
-def test_cli_import_status_accepts_documented_values_in_any_case(runner, tmp_path):
+def test_cli_import_status_accepts_documented_lowercase_values_in_any_case(runner, tmp_path):
     path = tmp_path / "review.jsonl"
     path.write_text("".join(lines(ACHIEVEMENT)), encoding="utf-8")
-    result = runner.invoke(args=["listings", "import", str(path), "--status", "SUBMITTED"])
+    result = runner.invoke(args=["listings", "import", str(path), "--status", "submitted"])
     assert result.exit_code == 0, result.output
     db.session.rollback()
     assert count(status=ListingStatus.SUBMITTED) == 1
+    path.write_text("".join(lines(DEMAND)), encoding="utf-8")
+    result = runner.invoke(args=["listings", "import", str(path), "--status", "Published"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    assert count(status=ListingStatus.PUBLISHED) == 1
 
 
 def test_cli_import_commits_in_batches_and_reports_bad_bytes_by_line(runner, tmp_path):
