@@ -317,6 +317,9 @@ def test_upload_enterprise_org_admin_achievement_rows_are_rejected_with_the_form
 
 
 def test_upload_unverified_organisation_rows_are_saved_as_drafts_not_submitted(client):
+    from marketplace.notifications.models import Notification
+
+    make_user("admin", org=None)
     researcher = make_user("researcher", verified=False)
     login(client, researcher)
     response = _upload(client, "".join(lines(ACHIEVEMENT)))
@@ -326,6 +329,7 @@ def test_upload_unverified_organisation_rows_are_saved_as_drafts_not_submitted(c
     assert listing.status == ListingStatus.DRAFT
     assert listing.owner_id == researcher.id and listing.external_id == ACHIEVEMENT["external_id"]
     assert count(status=ListingStatus.SUBMITTED) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0  # nothing to review
 
 
 def test_org_admin_import_tells_reviewers_once_per_file(app):

@@ -167,7 +167,10 @@ class _LineImporter:
         """Organisation imports wait for review: tell the reviewers once per file, not once per line."""
         if self.actor is None or permissions.can_review(self.actor):
             return
-        count = report.created + report.updated + report.sent_to_review
+        # Rows kept as drafts (an unverified organisation: the report's notes) wait for no one.
+        count = report.created + report.updated + report.sent_to_review - len(report.notes)
+        if count <= 0:
+            return
         org = self.actor.organisation.name if self.actor.organisation else ""
         title = _("%(org)s 批量导入的 %(n)d 条信息", org=org, n=count)
         notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=title)
