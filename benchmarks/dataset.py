@@ -16,6 +16,7 @@ from flask_migrate import upgrade  # noqa: E402
 from marketplace import create_app  # noqa: E402
 from marketplace.discovery import outbox  # noqa: E402
 from marketplace.discovery import services as discovery  # noqa: E402
+from marketplace.extensions import db  # noqa: E402
 from marketplace.listings.interchange import import_lines  # noqa: E402
 
 
@@ -54,6 +55,7 @@ def scratch_marketplace(dataset: Path) -> Iterator[None]:
             for name in ("achievements.jsonl", "demands.jsonl"):
                 with (dataset / name).open(encoding="utf-8") as handle:
                     report = import_lines(handle)
+                db.session.commit()  # import_lines flushes; the caller commits
                 if report.rejected:
                     sys.exit(f"{name}: {len(report.rejected)} lines rejected, e.g. {report.rejected[0]}")
             while outbox.backlog():

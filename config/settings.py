@@ -28,6 +28,8 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY": None,
         "UPLOAD_DIR": str(instance_path / "uploads"),
         "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+        # Web imports with more lines than this run in the background worker, with a progress page.
+        "IMPORT_INLINE_MAX_LINES": 300,
         "MAIL_BACKEND": "console",  # console | file | smtp
         "MAIL_FILE_DIR": str(instance_path / "mail"),
         "MAIL_SENDER": "noreply@qdtech.example.cn",

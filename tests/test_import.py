@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from marketplace.extensions import db
 from marketplace.listings.interchange import export_lines, import_lines
 from marketplace.listings.models import Listing, ListingStatus
-from tests.factories import login, make_org, make_user
+from tests.factories import login, make_listing, make_org, make_user
 
 MATCHING_DEV = Path(__file__).parent / "fixtures" / "matching-dev"  # copy of ../shared/datasets/matching-dev
 
@@ -220,10 +220,182 @@ def test_upload_page_members_without_admin_rights_get_403(client):
     assert count() == 0
 
 
-def test_upload_page_rejects_non_utf8_file(client):
+def test_upload_page_non_utf8_file_reports_the_line_and_saves_nothing(client):
     login(client, make_user("admin", org=None))
     data = {"file": (io.BytesIO(json.dumps(ACHIEVEMENT, ensure_ascii=False).encode("gbk")), "gbk.jsonl")}
     response = client.post("/listings/import", data=data, content_type="multipart/form-data")
-    assert response.status_code == 400
-    assert "UTF-8" in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "第 1 行不是 UTF-8 编码" in response.get_data(as_text=True)
     assert count() == 0
+
+
+# ---- findings: imports through the services, on one row-import engine -----------------------------
+
+
+def _records(n: int, prefix: str = "BULK") -> list[dict]:
+    return [{**ACHIEVEMENT, "external_id": f"{prefix}-{i}", "title": f"批量成果{i}"} for i in range(1, n + 1)]
+
+
+def _bad_byte_file(lines_total: int = 1100, bad_line: int = 1050) -> bytes:
+    """Good UTF-8 lines, except one with a GBK-encoded title (a byte that is not UTF-8)."""
+    out = []
+    for number, record in enumerate(_records(lines_total), start=1):
+        text = json.dumps(record, ensure_ascii=False) + "\n"
+        out.append(text.encode("gbk") if number == bad_line else text.encode("utf-8"))
+    return b"".join(out)
+
+
+def _upload_bytes(client, payload: bytes, **options):
+    data = {"file": (io.BytesIO(payload), "listings.jsonl")}
+    data.update({key: "y" for key, value in options.items() if value})
+    return client.post("/listings/import", data=data, content_type="multipart/form-data")
+
+
+def test_upload_bad_byte_at_line_1050_without_options_saves_every_good_line_and_names_the_bad_one(app, client):
+    app.config["IMPORT_INLINE_MAX_LINES"] = 5000
+    login(client, make_user("admin", org=None))
+    response = _upload_bytes(client, _bad_byte_file())
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "第 1050 行不是 UTF-8 编码" in page
+    assert count() == 1099
+    assert count(external_id="BULK-1050") == 0 and count(external_id="BULK-1100") == 1
+
+
+def test_upload_bad_byte_file_dry_run_saves_nothing(app, client):
+    app.config["IMPORT_INLINE_MAX_LINES"] = 5000
+    login(client, make_user("admin", org=None))
+    response = _upload_bytes(client, _bad_byte_file(), dry_run=True)
+    page = response.get_data(as_text=True)
+    assert "仅检查" in page and "第 1050 行不是 UTF-8 编码" in page
+    db.session.rollback()
+    assert count() == 0
+
+
+def test_upload_bad_byte_file_all_or_nothing_saves_nothing(app, client):
+    app.config["IMPORT_INLINE_MAX_LINES"] = 5000
+    login(client, make_user("admin", org=None))
+    response = _upload_bytes(client, _bad_byte_file(), all_or_nothing=True)
+    page = response.get_data(as_text=True)
+    assert "全部或不导入" in page and "第 1050 行不是 UTF-8 编码" in page
+    db.session.rollback()
+    assert count() == 0
+
+
+def test_upload_org_admin_reimport_of_published_listing_goes_to_review_and_public_version_stays(client):
+    researcher = make_user("researcher")
+    listing = make_listing("achievement", owner=researcher, external_id="OUC-2024-017", title="公开的标题")
+    login(client, researcher)
+    response = _upload(client, "".join(lines({**ACHIEVEMENT, "title": "导入改过的标题"})))
+    page = response.get_data(as_text=True)
+    assert "修改待审核" in page
+    db.session.expire_all()
+    listing = db.session.get(Listing, listing.id)
+    assert listing.title == "公开的标题" and listing.status == ListingStatus.PUBLISHED
+    assert listing.pending_changes["title"] == "导入改过的标题"
+    again = _upload(client, "".join(lines({**ACHIEVEMENT, "title": "导入改过的标题"})))
+    assert "导入报告" in again.get_data(as_text=True)
+    assert db.session.get(Listing, listing.id).title == "公开的标题"
+
+
+def test_org_admin_reimport_same_revision_twice_counts_unchanged(app):
+    researcher = make_user("researcher")
+    make_listing("achievement", owner=researcher, external_id="OUC-2024-017", title="公开的标题")
+    first = import_lines(lines({**ACHIEVEMENT, "title": "新"}), actor=researcher)
+    second = import_lines(lines({**ACHIEVEMENT, "title": "新"}), actor=researcher)
+    assert (first.sent_to_review, first.updated) == (1, 0)
+    assert (second.sent_to_review, second.unchanged) == (0, 1)
+
+
+def test_upload_enterprise_org_admin_achievement_rows_are_rejected_with_the_forms_reason(client):
+    login(client, make_user("enterprise"))
+    response = _upload(client, "".join(lines(ACHIEVEMENT, DEMAND)))
+    page = response.get_data(as_text=True)
+    assert "您的角色不能发布此类信息" in page
+    assert count(kind="achievement") == 0
+    assert count(kind="demand", status=ListingStatus.SUBMITTED) == 1
+
+
+def test_upload_unverified_organisation_rows_are_saved_as_drafts_not_submitted(client):
+    from marketplace.notifications.models import Notification
+
+    make_user("admin", org=None)
+    researcher = make_user("researcher", verified=False)
+    login(client, researcher)
+    response = _upload(client, "".join(lines(ACHIEVEMENT)))
+    page = response.get_data(as_text=True)
+    assert "尚未通过平台认证" in page and "草稿" in page
+    listing = db.session.scalar(select(Listing))
+    assert listing.status == ListingStatus.DRAFT
+    assert listing.owner_id == researcher.id and listing.external_id == ACHIEVEMENT["external_id"]
+    assert count(status=ListingStatus.SUBMITTED) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0  # nothing to review
+
+
+def test_org_admin_import_tells_reviewers_once_per_file(app):
+    from marketplace.notifications.models import Notification
+
+    admin = make_user("admin", org=None)
+    researcher = make_user("researcher")
+    import_lines(lines(*_records(3)), actor=researcher)
+    assert count(status=ListingStatus.SUBMITTED) == 3
+    assert db.session.scalar(select(func.count()).select_from(Notification).filter_by(user_id=admin.id)) == 1
+
+
+def test_upload_nan_infinity_and_huge_numbers_are_reported_per_line_without_500(client):
+    login(client, make_user("admin", org=None))
+    payload = (
+        '{"kind": "demand", "external_id": "INF-1", "title": "t", "description": "d", '
+        '"industry": "new_materials", "min_trl": Infinity}\n'
+        '{"kind": "achievement", "external_id": "NAN-1", "title": "t", "summary": "s", '
+        '"industry": "new_materials", "price_cny": NaN}\n'
+        '{"kind": "achievement", "external_id": "BIG-1", "title": "t", "summary": "s", '
+        '"industry": "new_materials", "trl": 1e999}\n'
+        '{"kind": "achievement", "external_id": "BIG-2", "title": "t", "summary": "s", '
+        '"industry": "new_materials", "price_cny": ' + "9" * 5000 + "}\n" + "".join(lines(ACHIEVEMENT))
+    )
+    response = _upload(client, payload)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Infinity" in page and "NaN" in page
+    report = import_lines(payload.splitlines(keepends=True), dry_run=True)
+    assert [line.line for line in report.rejected] == [1, 2, 3, 4]
+    assert count() == 1
+
+
+def test_import_repeated_external_id_in_one_file_is_reported_on_the_later_line(app):
+    report = import_lines(lines(ACHIEVEMENT, DEMAND, {**ACHIEVEMENT, "title": "第二次出现"}))
+    assert [(line.line, line.external_id) for line in report.rejected] == [(3, "OUC-2024-017")]
+    assert "第 1 行" in report.rejected[0].reason
+    assert db.session.scalar(select(Listing.title).filter_by(external_id="OUC-2024-017")) == ACHIEVEMENT["title"]
+
+
+def test_import_lines_never_commits_the_caller_does(app):
+    import_lines(lines(ACHIEVEMENT, DEMAND))
+    db.session.rollback()
+    assert count() == 0
+
+
+def test_cli_import_status_accepts_documented_lowercase_values_in_any_case(runner, tmp_path):
+    path = tmp_path / "review.jsonl"
+    path.write_text("".join(lines(ACHIEVEMENT)), encoding="utf-8")
+    result = runner.invoke(args=["listings", "import", str(path), "--status", "submitted"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    assert count(status=ListingStatus.SUBMITTED) == 1
+    path.write_text("".join(lines(DEMAND)), encoding="utf-8")
+    result = runner.invoke(args=["listings", "import", str(path), "--status", "Published"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    assert count(status=ListingStatus.PUBLISHED) == 1
+
+
+def test_cli_import_commits_in_batches_and_reports_bad_bytes_by_line(runner, tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(_bad_byte_file(lines_total=1100, bad_line=1050))
+    result = runner.invoke(args=["listings", "import", str(path), "--json-report"])
+    assert result.exit_code == 1
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["created"] == 1099 and [line["line"] for line in report["rejected"]] == [1050]
+    db.session.rollback()
+    assert count() == 1099

@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from marketplace.extensions import db
 from marketplace.listings.interchange import export_lines, import_lines
 from marketplace.listings.models import ListingKind, ListingStatus
 
@@ -26,27 +27,39 @@ def _count_lines(path: str) -> int:
 @click.option("--dry-run", is_flag=True, help="Check and report, save nothing.")
 @click.option(
     "--status",
-    type=click.Choice([ListingStatus.PUBLISHED, ListingStatus.SUBMITTED]),
-    default=ListingStatus.PUBLISHED,
+    type=click.Choice([ListingStatus.PUBLISHED.value, ListingStatus.SUBMITTED.value], case_sensitive=False),
+    default=ListingStatus.PUBLISHED.value,
     show_default=True,
     help="Publish imported records, or send them to the review queue.",
 )
 @click.option("--json-report", is_flag=True, help="Print the report as JSON.")
 def import_command(path: str, all_or_nothing: bool, dry_run: bool, status: str, json_report: bool) -> None:
-    """Import PATH (JSON Lines); idempotent on (kind, external_id)."""
+    """Import PATH (JSON Lines); idempotent on (kind, external_id). Commits every few hundred lines
+    (all at once with --all-or-nothing; never with --dry-run)."""
     total = _count_lines(path)
     with (
-        open(path, encoding="utf-8", newline="") as handle,
+        open(path, "rb") as handle,
         click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True) as bar,
     ):
         last = 0
 
-        def advance(line_number: int) -> None:
+        def advance(line_number: int, _report) -> None:
             nonlocal last
             bar.update(line_number - last)
             last = line_number
 
-        report = import_lines(handle, status=status, all_or_nothing=all_or_nothing, dry_run=dry_run, progress=advance)
+        report = import_lines(
+            handle,
+            status=ListingStatus(status.lower()),
+            all_or_nothing=all_or_nothing,
+            dry_run=dry_run,
+            progress=advance,
+            checkpoint=lambda _report: db.session.commit(),
+        )
+        if report.saved:
+            db.session.commit()
+        else:
+            db.session.rollback()
     if json_report:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

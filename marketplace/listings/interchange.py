@@ -1,16 +1,15 @@
 """Bulk import and export in the listing interchange format (shared/spec/interchange-format.md).
 
 An import is idempotent on (kind, external_id): a second run of the same file creates nothing and
-updates only what changed. Each line is checked by the same ``clean_listing`` the web form uses;
-a bad line is reported with its number and reason while the others still import, unless the
-caller asks for all-or-nothing.
+updates only what changed. Lines run on the row-import engine (core/rowimport.py), each one through
+``services.import_listing`` — the same rules as the web form; a bad line is reported with its number
+and reason while the others still import, unless the caller asks for all-or-nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,11 +18,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace.accounts.models import Organisation
-from marketplace.core.models import as_utc, utcnow
+from marketplace.core.errors import ServiceError
+from marketplace.core.links import path_for
+from marketplace.core.rowimport import RowOutcome, RowRejected, RowReport, run_rows, text_lines
 from marketplace.extensions import db
-from marketplace.listings.fields import clean_listing
-from marketplace.listings.models import MODEL_FOR_KIND, Listing, ListingKind, ListingStatus
-from marketplace.listings.services import record_change
+from marketplace.listings import permissions, services
+from marketplace.listings.models import Listing, ListingKind, ListingStatus
+from marketplace.notifications.services import notify_admins
 
 ORG_FIELD = {ListingKind.ACHIEVEMENT: "institution", ListingKind.DEMAND: "enterprise"}
 KNOWN_KEYS = {
@@ -64,162 +65,131 @@ KNOWN_KEYS = {
         "published_at",
     },
 }
-BATCH_SIZE = 500
-
-
-@dataclass
-class RejectedLine:
-    line: int
-    external_id: str | None
-    reason: str
-
-
-@dataclass
-class ImportReport:
-    total: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[RejectedLine] = field(default_factory=list)
-    dry_run: bool = False
-    aborted: bool = False  # all-or-nothing import that saved nothing because of rejected lines
-
-    @property
-    def saved(self) -> bool:
-        return not self.dry_run and not self.aborted
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": [vars(line) for line in self.rejected],
-            "dry_run": self.dry_run,
-            "aborted": self.aborted,
-        }
-
-
-class _LineError(Exception):
-    def __init__(self, reason: str, external_id: str | None = None):
-        self.reason, self.external_id = reason, external_id
+ImportReport = RowReport  # the report of a listings import (core/rowimport.py)
 
 
 def import_lines(
     lines: Iterable[str | bytes],
     actor=None,
     status: str = ListingStatus.PUBLISHED,
-    organisation: Organisation | None = None,
     all_or_nothing: bool = False,
     dry_run: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, RowReport], None] | None = None,
+    checkpoint: Callable[[RowReport], None] | None = None,
     source: str = "import",
+    report: RowReport | None = None,
+    resume_after: int = 0,
 ) -> ImportReport:
-    """Import JSON Lines. ``organisation`` limits the import to that organisation's own listings
-    (organisation admins); without it (CLI, platform admins) records are linked to a registered
-    organisation of the same name when there is one. Commits unless ``dry_run`` or aborted."""
-    report = ImportReport(dry_run=dry_run)
-    organisations: dict[str, Organisation | None] = {}
-    transactional = dry_run or all_or_nothing
-    for number, raw_line in enumerate(lines, start=1):
-        text = raw_line.decode("utf-8") if isinstance(raw_line, bytes) else raw_line
-        if number == 1:
-            text = text.lstrip("\ufeff")  # tolerate a BOM written by Windows editors
-        if not text.strip():
-            continue
-        report.total += 1
-        try:
-            with db.session.begin_nested():
-                outcome = _import_record(_parse(text), actor, status, organisation, organisations, source)
-        except _LineError as error:
-            report.rejected.append(RejectedLine(number, error.external_id, error.reason))
-        else:
-            setattr(report, outcome, getattr(report, outcome) + 1)
-        if progress is not None:
-            progress(number)
-        if not transactional and report.total % BATCH_SIZE == 0:
-            db.session.commit()
-    if dry_run or (all_or_nothing and report.rejected):
-        report.aborted = not dry_run
-        db.session.rollback()
-    else:
-        db.session.commit()
+    """Import JSON Lines through the row-import engine; flushes, never commits (the caller does).
+
+    Each line goes through ``services.import_listing`` (the form's rules for organisation admins;
+    see there). ``lines`` may be bytes (each line decoded on its own, so a bad byte is reported on
+    its line) or text. A run resumed after a crash passes its saved ``report`` and the last line it
+    committed as ``resume_after``: earlier lines are only read for their external ids, so a repeat
+    across the resume point is still caught.
+    """
+    importer = _LineImporter(actor, status, source)
+    rows: Iterator[tuple[int, Any]] = text_lines(lines)
+    if resume_after:
+        rows = importer.skip_through(rows, resume_after)
+    report = run_rows(
+        rows,
+        importer.handle,
+        dry_run=dry_run,
+        all_or_nothing=all_or_nothing,
+        report=report,
+        checkpoint=checkpoint,
+        progress=progress,
+    )
+    if report.saved and (report.created or report.updated or report.sent_to_review):
+        importer.tell_reviewers(report)
     return report
+
+
+class _LineImporter:
+    def __init__(self, actor, status: str, source: str):
+        self.actor, self.status, self.source = actor, status, source
+        self.organisations: dict[str, Organisation | None] = {}
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def skip_through(self, rows: Iterator[tuple[int, Any]], last_done: int) -> Iterator[tuple[int, Any]]:
+        for number, row in rows:
+            if number > last_done:
+                yield number, row
+            elif isinstance(row, str):
+                try:
+                    self._identify(number, _parse(row))
+                except RowRejected:
+                    pass
+
+    def _identify(self, number: int, record: dict[str, Any]) -> tuple[str, str]:
+        external_id = record.get("external_id")
+        external_id = str(external_id).strip() if external_id not in (None, "") else None
+        kind = record.get("kind")
+        if kind not in (ListingKind.ACHIEVEMENT, ListingKind.DEMAND):
+            raise RowRejected(_("kind 应为 achievement 或 demand"), external_id)
+        if not external_id:
+            raise RowRejected(_("缺少 external_id"), None)
+        if len(external_id) > 100:
+            raise RowRejected(_("external_id 不能超过 100 个字符"), external_id)
+        first = self.seen.setdefault((kind, external_id), number)
+        if first != number:
+            raise RowRejected(_("external_id 与第 %(line)d 行重复，本行未导入", line=first), external_id)
+        return kind, external_id
+
+    def handle(self, number: int, text: str) -> RowOutcome:
+        record = _parse(text)
+        kind, external_id = self._identify(number, record)
+        unknown = sorted(set(record) - KNOWN_KEYS[ListingKind(kind)])
+        if unknown:
+            raise RowRejected(_("未知字段：%(names)s", names="、".join(unknown)), external_id)
+        org_name = _text(record.get(ORG_FIELD[ListingKind(kind)]))
+        try:
+            outcome, note = services.import_listing(
+                self.actor,
+                kind,
+                external_id,
+                record,
+                status=self.status,
+                published_at=_published_at(record.get("published_at"), external_id),
+                organisation_id=_organisation_id(org_name, self.organisations),
+                org_name=org_name,
+                source=self.source,
+            )
+        except services.ListingInvalid as invalid:
+            reasons = "；".join(f"{name}：{message}" for name, message in invalid.errors.items())
+            raise RowRejected(reasons, external_id) from None
+        except ServiceError as refusal:
+            raise RowRejected(refusal.message, external_id) from None
+        return RowOutcome(outcome, external_id, note)
+
+    def tell_reviewers(self, report: RowReport) -> None:
+        """Organisation imports wait for review: tell the reviewers once per file, not once per line."""
+        if self.actor is None or permissions.can_review(self.actor):
+            return
+        # Rows kept as drafts (an unverified organisation: the report's notes) wait for no one.
+        count = report.created + report.updated + report.sent_to_review - len(report.notes)
+        if count <= 0:
+            return
+        org = self.actor.organisation.name if self.actor.organisation else ""
+        title = _("%(org)s 批量导入的 %(n)d 条信息", org=org, n=count)
+        notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=title)
+
+
+def _reject_constant(name: str):
+    raise RowRejected(_("不支持 %(value)s：数值必须是有限的数字", value=name))
 
 
 def _parse(text: str) -> dict[str, Any]:
     try:
-        record = json.loads(text, parse_float=Decimal)
+        record = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
-        raise _LineError(_("JSON 格式错误（第 %(col)d 列）：%(msg)s", col=error.colno, msg=error.msg)) from None
+        raise RowRejected(_("JSON 格式错误（第 %(col)d 列）：%(msg)s", col=error.colno, msg=error.msg)) from None
+    except (ValueError, RecursionError):  # an integer too long to read, or nesting too deep
+        raise RowRejected(_("数值超出范围或结构嵌套过深")) from None
     if not isinstance(record, dict):
-        raise _LineError(_("每行应为一个 JSON 对象"))
+        raise RowRejected(_("每行应为一个 JSON 对象"))
     return record
-
-
-def _import_record(record, actor, status, organisation, organisations, source) -> str:
-    external_id = record.get("external_id")
-    external_id = str(external_id).strip() if external_id not in (None, "") else None
-    kind = record.get("kind")
-    if kind not in (ListingKind.ACHIEVEMENT, ListingKind.DEMAND):
-        raise _LineError(_("kind 应为 achievement 或 demand"), external_id)
-    if not external_id:
-        raise _LineError(_("缺少 external_id"), None)
-    if len(external_id) > 100:
-        raise _LineError(_("external_id 不能超过 100 个字符"), external_id)
-    unknown = sorted(set(record) - KNOWN_KEYS[ListingKind(kind)])
-    if unknown:
-        raise _LineError(_("未知字段：%(names)s", names="、".join(unknown)), external_id)
-    cleaned = clean_listing(kind, record)
-    if not cleaned.ok:
-        reasons = "；".join(f"{name}：{message}" for name, message in cleaned.errors.items())
-        raise _LineError(reasons, external_id)
-    values = cleaned.values
-    org_name = _text(record.get(ORG_FIELD[ListingKind(kind)]))
-    if organisation is not None:
-        org_name = organisation.name
-    values["org_name"] = org_name
-    values["organisation_id"] = (
-        organisation.id if organisation is not None else _organisation_id(org_name, organisations)
-    )
-    published_at = _published_at(record.get("published_at"), external_id)
-
-    listing = db.session.scalar(select(Listing).where(Listing.kind == kind, Listing.external_id == external_id))
-    if listing is None:
-        listing = MODEL_FOR_KIND[kind](external_id=external_id, source=source, **values)
-        listing.owner_id = actor.id if organisation is not None and actor is not None else None
-        _set_status(listing, status, published_at)
-        db.session.add(listing)
-        db.session.flush()
-        record_change(actor, listing, "imported", external_id=external_id)
-        return "created"
-    if organisation is not None and listing.organisation_id != organisation.id:
-        raise _LineError(_("该 external_id 已被其他机构的信息使用"), external_id)
-    changes = {name: value for name, value in values.items() if getattr(listing, name) != value}
-    if published_at and listing.is_published and not _same_instant(listing.published_at, published_at):
-        changes["published_at"] = published_at
-    if not changes:
-        return "unchanged"
-    for name, value in changes.items():
-        setattr(listing, name, value)
-    if status == ListingStatus.SUBMITTED and listing.status != ListingStatus.PUBLISHED:
-        listing.status = ListingStatus.SUBMITTED
-    record_change(actor, listing, "import_updated", fields=sorted(changes))
-    return "updated"
-
-
-def _set_status(listing: Listing, status: str, published_at: datetime | None) -> None:
-    listing.status = status
-    if status == ListingStatus.PUBLISHED:
-        listing.published_at = published_at or utcnow()
-    else:
-        listing.submitted_at = utcnow()
-
-
-def _same_instant(stored: datetime | None, given: datetime) -> bool:
-    if stored is None:
-        return False
-    return as_utc(stored) == given
 
 
 def _text(value: Any) -> str | None:
@@ -242,7 +212,7 @@ def _published_at(raw: Any, external_id: str) -> datetime | None:
     try:
         value = date.fromisoformat(str(raw)[:10])
     except ValueError:
-        raise _LineError(_("published_at 日期格式应为 YYYY-MM-DD"), external_id) from None
+        raise RowRejected(_("published_at 日期格式应为 YYYY-MM-DD"), external_id) from None
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 

@@ -234,3 +234,51 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     listing: Mapped[Listing] = relationship(back_populates="attachments")
+
+
+class ImportRunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+IMPORT_RUN_STATUS_LABELS = {
+    ImportRunStatus.QUEUED: _l("排队中"),
+    ImportRunStatus.RUNNING: _l("导入中"),
+    ImportRunStatus.DONE: _l("已完成"),
+    ImportRunStatus.FAILED: _l("失败"),
+}
+
+
+class ImportRun(TimestampMixin, db.Model):
+    """A bulk import too big to run inside the request: the uploaded file waits under
+    UPLOAD_DIR/imports for the ``listing-imports`` job, which records its progress and report here."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))  # as the user named it
+    stored_name: Mapped[str | None] = mapped_column(String(80), unique=True)  # random; None once deleted
+    options: Mapped[dict[str, Any]] = mapped_column(JsonDoc)  # dry_run, all_or_nothing, status
+    status: Mapped[str] = mapped_column(String(20), default=ImportRunStatus.QUEUED, index=True)
+    lines_total: Mapped[int] = mapped_column(Integer, default=0)
+    lines_done: Mapped[int] = mapped_column(Integer, default=0)  # last line committed (a resumed run starts after it)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    owner: Mapped[User] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return str(IMPORT_RUN_STATUS_LABELS[ImportRunStatus(self.status)])
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportRunStatus.DONE, ImportRunStatus.FAILED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,9 +12,9 @@ from sqlalchemy import select, update
 
 from marketplace.accounts.permissions import require, require_verified_email
 from marketplace.core import audit
-from marketplace.core.errors import ServiceError
+from marketplace.core.errors import PermissionDenied, ServiceError
 from marketplace.core.links import path_for
-from marketplace.core.models import utcnow
+from marketplace.core.models import as_utc, utcnow
 from marketplace.extensions import db
 from marketplace.listings import permissions
 from marketplace.listings.fields import clean_listing
@@ -78,7 +79,7 @@ def create_listing(user, kind: str, raw: dict[str, Any]) -> Listing:
     return listing
 
 
-def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
+def update_listing(user, listing: Listing, raw: dict[str, Any], notify_reviewers: bool = True) -> bool:
     """Save an edit. A published listing keeps its public version; the edit waits for review.
 
     Returns True when the change went to review rather than straight onto the listing.
@@ -94,7 +95,8 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
         listing.pending_changes = {name: _to_comparable(value) for name, value in changes.items()}
         listing.submitted_at = utcnow()
         record_change(user, listing, "revision_submitted", fields=sorted(changes))
-        notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=listing.title)
+        if notify_reviewers:
+            notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=listing.title)
         return True
     for name, value in changes.items():
         setattr(listing, name, value)
@@ -104,7 +106,7 @@ def update_listing(user, listing: Listing, raw: dict[str, Any]) -> bool:
     return False
 
 
-def submit(user, listing: Listing) -> None:
+def submit(user, listing: Listing, notify_reviewers: bool = True) -> None:
     require(permissions.can_edit(user, listing))
     require_verified_email(user)
     if listing.organisation is not None and not listing.organisation.is_verified and not permissions.can_review(user):
@@ -113,7 +115,8 @@ def submit(user, listing: Listing) -> None:
     listing.submitted_at = utcnow()
     listing.review_note = None
     record_change(user, listing, "submitted")
-    notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=listing.title)
+    if notify_reviewers:  # a bulk import tells the reviewers once, not once per line
+        notify_admins("listing_submitted", link=path_for("admin.review_queue"), title=listing.title)
 
 
 def withdraw(user, listing: Listing) -> None:
@@ -217,3 +220,98 @@ def toggle_favourite(user, listing: Listing) -> bool:
         return False
     db.session.add(Favourite(user_id=user.id, listing_id=listing.id))
     return True
+
+
+# ---- bulk import: one row of a file, by the same rules as the form -------------------------------
+
+
+def import_listing(
+    actor,
+    kind: str,
+    external_id: str,
+    raw: dict[str, Any],
+    *,
+    status: str = S.PUBLISHED,
+    published_at: datetime | None = None,
+    organisation_id: int | None = None,
+    org_name: str | None = None,
+    source: str = "import",
+) -> tuple[str, str | None]:
+    """Create or update the listing (``kind``, ``external_id``) from an import row.
+
+    Returns the outcome (created / updated / unchanged / sent_to_review) and a note for the report.
+    An organisation admin's rows go through the form's services: the role must be allowed to create
+    this kind, new listings belong to their organisation and are submitted for review (kept as drafts
+    while the organisation is unverified, as the form does), and an edit of a published listing
+    becomes a revision waiting for review. Platform admins and the command line (no actor) import
+    for anyone: records are published or submitted per ``status``, edits apply at once.
+    """
+    existing = db.session.scalar(select(Listing).where(Listing.kind == kind, Listing.external_id == external_id))
+    if actor is not None and not permissions.can_review(actor):
+        return _import_for_organisation(actor, kind, external_id, raw, existing, source)
+    cleaned = clean_listing(kind, raw)
+    if not cleaned.ok:
+        raise ListingInvalid(cleaned.errors)
+    values = {**cleaned.values, "org_name": org_name, "organisation_id": organisation_id}
+    if existing is None:
+        listing = MODEL_FOR_KIND[kind](external_id=external_id, source=source, owner_id=None, **values)
+        listing.status = status
+        if status == S.PUBLISHED:
+            listing.published_at = published_at or utcnow()
+        else:
+            listing.submitted_at = utcnow()
+        db.session.add(listing)
+        db.session.flush()
+        record_change(actor, listing, "imported", external_id=external_id)
+        return "created", None
+    changes = {name: value for name, value in values.items() if getattr(existing, name) != value}
+    if published_at and existing.is_published and not _same_instant(existing.published_at, published_at):
+        changes["published_at"] = published_at
+    if not changes:
+        return "unchanged", None
+    for name, value in changes.items():
+        setattr(existing, name, value)
+    if status == S.SUBMITTED and existing.status != S.PUBLISHED:
+        existing.status = S.SUBMITTED
+    record_change(actor, existing, "import_updated", fields=sorted(changes))
+    return "updated", None
+
+
+def _import_for_organisation(user, kind, external_id, raw, existing: Listing | None, source) -> tuple[str, str | None]:
+    require(permissions.can_import(user), _("只有机构管理员可以批量导入"))
+    require(permissions.can_create(user, kind), _("您的角色不能发布此类信息"))
+    if existing is None:
+        listing = create_listing(user, kind, raw)
+        listing.external_id, listing.source = external_id, source
+        return "created", _submit_unless_unverified(user, listing)
+    if not permissions.is_owner_side(user, existing):
+        raise ServiceError(_("该 external_id 已被其他机构的信息使用"))
+    cleaned = clean_listing(kind, raw)
+    if not cleaned.ok:
+        raise ListingInvalid(cleaned.errors)
+    changes = {name: value for name, value in cleaned.values.items() if getattr(existing, name) != value}
+    if not changes:
+        return "unchanged", None
+    if existing.is_published and existing.pending_changes == {n: _to_comparable(v) for n, v in changes.items()}:
+        return "unchanged", None  # the same revision is already waiting for review
+    if update_listing(user, existing, raw, notify_reviewers=False):
+        return "sent_to_review", None
+    if existing.status in TRANSITIONS["submit"][0]:
+        return "updated", _submit_unless_unverified(user, existing)
+    return "updated", None
+
+
+def _submit_unless_unverified(user, listing: Listing) -> str | None:
+    """Submit for review as the form's "submit" button does; a refusal keeps the draft, with a note."""
+    try:
+        with db.session.begin_nested():
+            submit(user, listing, notify_reviewers=False)
+    except PermissionDenied:
+        raise
+    except ServiceError as refusal:
+        return _("已保存为草稿，未提交审核：%(reason)s", reason=refusal.message)
+    return None
+
+
+def _same_instant(stored: datetime | None, given: datetime) -> bool:
+    return stored is not None and as_utc(stored) == given
