@@ -6,6 +6,8 @@ documents, owns the outbox, the ``flask search`` commands and the search-backed 
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
@@ -13,7 +15,8 @@ from flask_babel import lazy_gettext as _l
 def init_app(app: Flask) -> None:
     from marketplace.discovery import cli, outbox, views
     from marketplace.discovery import services as discovery
-    from marketplace.jobs.registry import Job, register_job
+    from marketplace.discovery.models import SearchOutbox
+    from marketplace.jobs.registry import Job, listing_queue_failures, register_job
 
     app.register_blueprint(views.bp)
     cli.register(app)
@@ -23,6 +26,6 @@ def init_app(app: Flask) -> None:
             "search-sync",
             lambda: outbox.drain(discovery.backend(), encoder=discovery.encoder()),
             description=_l("把变更的信息写入搜索索引（含语义向量）"),
-            failures=outbox.failed_items,
+            failures=partial(listing_queue_failures, SearchOutbox),
         ),
     )

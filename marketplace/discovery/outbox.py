@@ -180,23 +180,3 @@ def queue_for_vectors(listing_ids: set[int]) -> None:
 def retry_now() -> None:
     """Make every waiting row due (after an outage is fixed, or before a manual sync)."""
     db.session.execute(update(SearchOutbox).values(next_attempt_at=None))
-
-
-def failed_items(limit: int = 50) -> list:
-    """Outbox rows that failed to reach the index, with the backend's reason."""
-    from marketplace.core.links import path_for
-    from marketplace.jobs.registry import FailedItem
-
-    rows = db.session.scalars(
-        select(SearchOutbox).where(SearchOutbox.last_error.is_not(None)).order_by(SearchOutbox.id.desc()).limit(limit)
-    )
-    return [
-        FailedItem(
-            what=f"listing #{row.listing_id}",
-            error=row.last_error,
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            link=path_for("admin.review", listing_id=row.listing_id),
-        )
-        for row in rows
-    ]

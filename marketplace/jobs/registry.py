@@ -51,3 +51,24 @@ def register_job(app: Flask, job: Job) -> None:
 
 def registered_jobs(app: Flask | None = None) -> list[Job]:
     return list((app or current_app).extensions.get(EXTENSION_KEY, {}).values())
+
+
+def listing_queue_failures(model, limit: int = 50) -> list[FailedItem]:
+    """The failed rows of a retry queue about listings (the search outbox, match scans): each row
+    has ``listing_id``, ``attempts``, ``next_attempt_at`` and ``last_error``; most recent first."""
+    from sqlalchemy import select
+
+    from marketplace.core.links import path_for
+    from marketplace.extensions import db
+
+    rows = db.session.scalars(select(model).where(model.last_error.is_not(None)).order_by(model.id.desc()).limit(limit))
+    return [
+        FailedItem(
+            what=f"listing #{row.listing_id}",
+            error=row.last_error,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            link=path_for("admin.review", listing_id=row.listing_id),
+        )
+        for row in rows
+    ]

@@ -3,13 +3,16 @@ sent to the owners of strong matches, and the brokers' dashboard of pairs to fol
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:
-    from marketplace.jobs.registry import Job, register_job
+    from marketplace.jobs.registry import Job, listing_queue_failures, register_job
     from marketplace.matchmaking import cli, services, views
+    from marketplace.matchmaking.models import MatchScan
 
     app.register_blueprint(views.bp)
     cli.register(app)
@@ -20,6 +23,6 @@ def init_app(app: Flask) -> None:
             "match-scans",
             services.run_scans,
             description=_l("为新发布的信息寻找高匹配度的对接"),
-            failures=services.failed_scans,
+            failures=partial(listing_queue_failures, MatchScan),
         ),
     )

@@ -18,7 +18,6 @@ from marketplace.core.retry import next_attempt_after
 from marketplace.discovery import matching
 from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
-from marketplace.jobs.registry import FailedItem
 from marketplace.listings.models import Listing, ListingKind, ListingStatus
 from marketplace.listings.signals import listing_changed
 from marketplace.matchmaking.models import MatchPair, MatchScan, PairStatus
@@ -200,20 +199,3 @@ def set_pair_status(user, pair: MatchPair, action: str, note: str | None = None)
     if note is not None:
         pair.note = note.strip()[:1000] or None
     audit.record(user, f"match_pair.{action}", pair, note=pair.note)
-
-
-def failed_scans(limit: int = 50) -> list[FailedItem]:
-    """Scans that failed and wait for their retry, with the reason."""
-    rows = db.session.scalars(
-        select(MatchScan).where(MatchScan.last_error.is_not(None)).order_by(MatchScan.id.desc()).limit(limit)
-    )
-    return [
-        FailedItem(
-            what=f"listing #{row.listing_id}",
-            error=row.last_error,
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            link=path_for("admin.review", listing_id=row.listing_id),
-        )
-        for row in rows
-    ]

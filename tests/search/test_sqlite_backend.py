@@ -11,22 +11,7 @@ from search.backends.sqlite import SqliteBackend
 from search.backends.sqlite_schema import SCHEMA_VERSION
 from search.backends.sqlite_terms import COMMON_MIN_DOCUMENTS, informative_groups
 from search.query import SearchQuery
-
-
-def doc(doc_id, title="成果", vector=None, **fields):
-    base = {
-        "id": str(doc_id),
-        "kind": "achievement",
-        "status": "published",
-        "title": title,
-        "industry": "new_materials",
-        "keywords": [],
-        "cooperation_modes": [],
-        "published_at": "2024-01-01",
-    }
-    if vector is not None:
-        base.update(vector=vector, vector_model="test")
-    return {**base, **fields}
+from tests.search.docs import doc
 
 
 @pytest.fixture

@@ -11,19 +11,7 @@ import pytest
 from search.backends import BackendUnavailable
 from search.backends.sqlite import SqliteBackend
 from search.query import Filters, SearchQuery
-
-
-def doc(doc_id, title="成果"):
-    return {
-        "id": str(doc_id),
-        "kind": "achievement",
-        "status": "published",
-        "title": title,
-        "industry": "new_materials",
-        "keywords": [],
-        "cooperation_modes": [],
-        "published_at": "2024-01-01",
-    }
+from tests.search.docs import doc
 
 
 @pytest.fixture

@@ -13,22 +13,9 @@ import pytest
 
 from search.backends.sqlite import SqliteBackend
 from search.query import Filters, SearchQuery
+from tests.search.docs import doc
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def doc(doc_id, title, **fields):
-    base = {
-        "id": str(doc_id),
-        "kind": "achievement",
-        "status": "published",
-        "title": title,
-        "industry": "new_materials",
-        "keywords": [],
-        "cooperation_modes": [],
-        "published_at": "2024-01-01",
-    }
-    return {**base, **fields}
 
 
 OLD = [doc(1, "冷链运输车厢高效隔热材料"), doc(2, "船舶压载水处理系统")]
