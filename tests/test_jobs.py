@@ -160,3 +160,39 @@ def test_admin_job_page_lists_jobs_and_the_items_they_failed_on(app, client):
     page = client.get("/admin/jobs").get_data(as_text=True)
     assert "search-sync" in page and "match-scans" in page and "saved-search-alerts" in page
     assert "ValueError: 向量维度不符" in page and f"listing #{listing.id}" in page
+
+
+class WebRequestCommitsWhileEncoding:
+    """The real encoder, but while it encodes another connection commits a listing change (a web
+    request saving a form): on SQLite the drain must still write afterwards."""
+
+    def __init__(self, encoder, url: str, listing_id: int):
+        self.encoder, self.url, self.listing_id = encoder, url, listing_id
+        self.name, self.dim = encoder.name, encoder.dim
+
+    def _web_request_commits(self) -> None:
+        subprocess.run([sys.executable, "-c", OTHER_PROCESS, self.url, str(self.listing_id)], check=True)
+
+    def encode_queries(self, texts):
+        self._web_request_commits()
+        return self.encoder.encode_queries(texts)
+
+    def encode_passages(self, texts):
+        self._web_request_commits()
+        return self.encoder.encode_passages(texts)
+
+
+def test_worker_drain_survives_a_web_commit_while_it_encodes(app):
+    from marketplace.discovery import services as discovery
+    from marketplace.discovery.models import ListingVector
+
+    listing = make_listing(title="海水淡化反渗透膜")
+    other = make_listing(title="船舶压载水处理系统")
+    db.session.commit()
+    url = db.engine.url.render_as_string(hide_password=False)
+    encoder = WebRequestCommitsWhileEncoding(discovery.encoder(), url, other.id)
+    report = outbox.drain(discovery.backend(), encoder=encoder)
+    assert (report.indexed, report.failed) == (2, 0)
+    db.session.commit()
+    assert db.session.get(ListingVector, listing.id) is not None
+    assert outbox.backlog() >= 1  # the row the "web request" wrote meanwhile waits for the next pass

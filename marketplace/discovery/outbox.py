@@ -115,11 +115,18 @@ def _drain(session: Session, backend: SearchBackend, limit: int, encoder: Encode
     report = DrainReport()
     if not rows:
         return report
-    listing_ids = {row.listing_id for row in rows}
+    queued = {row.id: (row.listing_id, row.attempts) for row in rows}
+    listing_ids = {listing_id for listing_id, _attempts in queued.values()}
     listings = {listing.id: listing for listing in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))}
     gone = sorted(str(listing_id) for listing_id in listing_ids - listings.keys())
     documents = [listing_document(listing) for listing in listings.values()]
-    waiting = vectors.attach(documents, encoder, session)
+    stale = vectors.attach_stored(documents, encoder.name if encoder else None, session)
+    # End the read before the slow part. Encoding takes seconds; on SQLite a transaction that began
+    # by reading cannot write once another connection (a web request saving a form) has committed
+    # meanwhile. The writes below start a new transaction, with a write.
+    session.rollback()
+    computed = vectors.encode(stale, encoder) if encoder is not None else []
+    waiting = set() if encoder is not None else {int(doc["id"]) for doc in stale}
     refused: dict[int, str] = {}
     try:
         try:
@@ -136,30 +143,37 @@ def _drain(session: Session, backend: SearchBackend, limit: int, encoder: Encode
             backend.delete(gone)
     except BackendUnavailable as error:
         # The backend is away: keep the rows, back off, and leave the reason in last_error where
-        # `flask search sync`, /healthz and the admins' job page show the backlog.
-        session.rollback()  # vectors computed above are kept only with a successful index write
-        rows = session.scalars(select(SearchOutbox).where(SearchOutbox.id.in_([row.id for row in rows]))).all()
-        _back_off(rows, {row.listing_id: str(error) for row in rows}, now)
-        report.failed, report.error = len(rows), str(error)
+        # `flask search sync`, /healthz and the admins' job page show the backlog. Vectors computed
+        # above are kept only with a successful index write.
+        _back_off(session, queued, dict.fromkeys(listing_ids, str(error)), now)
+        report.failed, report.error = len(queued), str(error)
         return report
-    if refused:
-        _back_off([row for row in rows if row.listing_id in refused], refused, now)
-        report.failed, report.error = len(refused), next(iter(refused.values()))
-    finished = [row.id for row in rows if row.listing_id not in waiting and row.listing_id not in refused]
+    finished = [row_id for row_id, (listing_id, _) in queued.items() if listing_id not in waiting | refused.keys()]
     session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(finished)))
-    for row in rows:
-        if row.listing_id in waiting and row.listing_id not in refused:
-            row.needs_vector = True
+    vectors.save(session, [row for row in computed if row["listing_id"] not in refused])
+    awaiting = [row_id for row_id, (listing_id, _) in queued.items() if listing_id in waiting - refused.keys()]
+    if awaiting:
+        session.execute(update(SearchOutbox).where(SearchOutbox.id.in_(awaiting)).values(needs_vector=True))
+    if refused:
+        _back_off(session, {k: v for k, v in queued.items() if v[0] in refused}, refused, now)
+        report.failed, report.error = len(refused), next(iter(refused.values()))
     report.indexed, report.deleted = len(listings) - len(refused), len(gone)
     report.awaiting_vectors = len(waiting - refused.keys())
     return report
 
 
-def _back_off(rows: list[SearchOutbox], reasons: dict[int, str], now) -> None:
-    for row in rows:
-        row.attempts += 1
-        row.next_attempt_at = next_attempt_after(row.attempts, now)
-        row.last_error = reasons[row.listing_id][:500]
+def _back_off(session: Session, queued: dict[int, tuple[int, int]], reasons: dict[int, str], now) -> None:
+    """Rows (id -> (listing id, attempts so far)) wait longer after each failure, with the reason."""
+    for row_id, (listing_id, attempts) in queued.items():
+        session.execute(
+            update(SearchOutbox)
+            .where(SearchOutbox.id == row_id)
+            .values(
+                attempts=attempts + 1,
+                next_attempt_at=next_attempt_after(attempts + 1, now),
+                last_error=reasons[listing_id][:500],
+            )
+        )
 
 
 def queue_for_vectors(listing_ids: set[int]) -> None:

@@ -22,9 +22,19 @@ def text_hash(document: dict) -> str:
 def attach(documents: list[dict], encoder: Encoder | None, session: Session | None = None) -> set[int]:
     """Put each document's stored vector on it, computing missing or stale ones when an encoder
     is given. Returns the listing ids still waiting for a vector."""
-    if not documents:
-        return set()
     session = session if session is not None else db.session()
+    stale = attach_stored(documents, encoder.name if encoder else None, session)
+    if encoder is None:
+        return {int(doc["id"]) for doc in stale}
+    save(session, encode(stale, encoder))
+    return set()
+
+
+def attach_stored(documents: list[dict], encoder_name: str | None, session: Session) -> list[dict]:
+    """Put each document's current stored vector on it; returns the documents whose vector is
+    missing or stale (made from other text, or by another encoder when ``encoder_name`` is given)."""
+    if not documents:
+        return []
     stored = {
         vector.listing_id: vector
         for vector in session.scalars(
@@ -34,22 +44,39 @@ def attach(documents: list[dict], encoder: Encoder | None, session: Session | No
     stale: list[dict] = []
     for doc in documents:
         vector = stored.get(int(doc["id"]))
-        if _current(vector, doc, encoder.name if encoder else None):
+        if _current(vector, doc, encoder_name):
             doc["vector"], doc["vector_model"] = vector_from_bytes(vector.vector).tolist(), vector.encoder
         else:
             stale.append(doc)
-    if encoder is None:
-        return {int(doc["id"]) for doc in stale}
-    for start in range(0, len(stale), ENCODE_BATCH):
-        batch = stale[start : start + ENCODE_BATCH]
+    return stale
+
+
+def encode(documents: list[dict], encoder: Encoder) -> list[dict]:
+    """Encode these documents (the slow part: it touches no database) and put the vectors on them;
+    returns the rows for ``save``."""
+    rows = []
+    for start in range(0, len(documents), ENCODE_BATCH):
+        batch = documents[start : start + ENCODE_BATCH]
         matrix = encode_listings(encoder, batch)
         for doc, row in zip(batch, matrix, strict=True):
-            listing_id = int(doc["id"])
-            vector = stored.get(listing_id) or ListingVector(listing_id=listing_id)
-            vector.encoder, vector.text_hash, vector.vector = encoder.name, text_hash(doc), vector_to_bytes(row)
-            session.add(vector)
             doc["vector"], doc["vector_model"] = row.tolist(), encoder.name
-    return set()
+            rows.append(
+                {
+                    "listing_id": int(doc["id"]),
+                    "encoder": encoder.name,
+                    "text_hash": text_hash(doc),
+                    "vector": vector_to_bytes(row),
+                }
+            )
+    return rows
+
+
+def save(session: Session, rows: list[dict]) -> None:
+    """Store computed vectors (one per listing, replacing an older one)."""
+    for row in rows:
+        vector = session.get(ListingVector, row["listing_id"]) or ListingVector(listing_id=row["listing_id"])
+        vector.encoder, vector.text_hash, vector.vector = row["encoder"], row["text_hash"], row["vector"]
+        session.add(vector)
 
 
 def _current(vector: ListingVector | None, document: dict, encoder_name: str | None) -> bool:
