@@ -196,3 +196,15 @@ def test_worker_drain_survives_a_web_commit_while_it_encodes(app):
     db.session.commit()
     assert db.session.get(ListingVector, listing.id) is not None
     assert outbox.backlog() >= 1  # the row the "web request" wrote meanwhile waits for the next pass
+
+
+def test_commit_batch_is_only_for_jobs_the_runner_runs(app):
+    import pytest
+
+    from marketplace.jobs.runner import commit_batch
+
+    with pytest.raises(RuntimeError):
+        commit_batch()
+    batches = []
+    assert run_job(Job("test-batches", lambda: batches.append(commit_batch())), holder="worker").error is None
+    assert batches == [None]

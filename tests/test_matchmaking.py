@@ -139,7 +139,7 @@ def test_scan_records_pairs_and_notifies_owner_of_strong_match_once(app, people,
     assert scans() == []
 
     # Approving an edit rescans: the pair is rescored, nobody is told twice.
-    services.queue_all_published(announce=True)
+    run_as_job(services.queue_all_published, announce=True)
     assert (
         run_as_job(
             services.run_scans,

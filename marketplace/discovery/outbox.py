@@ -178,7 +178,8 @@ def _back_off(session: Session, queued: dict[int, tuple[int, int]], reasons: dic
 
 def queue_for_vectors(listing_ids: set[int]) -> None:
     """Ask the worker to compute these listings' vectors (indexed already for text): after a
-    reindex found them missing or stale, e.g. when the encoder or the encoded text changed."""
+    reindex found them missing or stale, e.g. when the encoder or the encoded text changed. The
+    caller commits."""
     if listing_ids:
         now = utcnow()
         db.session.execute(
@@ -188,7 +189,6 @@ def queue_for_vectors(listing_ids: set[int]) -> None:
                 for listing_id in sorted(listing_ids)
             ],
         )
-        db.session.commit()
 
 
 def retry_now() -> None:

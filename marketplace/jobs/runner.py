@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -103,12 +104,27 @@ def release(job: Job, outcome: JobOutcome, holder: str = HOLDER) -> None:
         current_app.logger.warning("could not release the lease of job %s: %s", job.name, error.orig)
 
 
+_running: ContextVar[str | None] = ContextVar("running_job", default=None)
+
+
+def commit_batch() -> None:
+    """For a long job (an import of 20,000 lines): make the work so far durable and go on.
+
+    The runner owns the job's transaction; a job that runs for minutes asks it to commit a batch
+    rather than committing a session it did not open (on SQLite one transaction over the whole run
+    would hold the write lock for minutes)."""
+    if _running.get() is None:
+        raise RuntimeError("commit_batch() is for jobs run by the job runner")
+    db.session.commit()
+
+
 def run_job(job: Job, holder: str = HOLDER) -> JobOutcome:
     """One run of ``job`` if it is due and free: its work committed once, or rolled back."""
     if not acquire(job, holder):
         return JobOutcome(ran=False)
     outcome = JobOutcome(ran=True)
     db.session.rollback()  # start from a fresh transaction: no snapshot older than the lease
+    token = _running.set(job.name)
     try:
         outcome.report = job.run()
         db.session.commit()
@@ -117,6 +133,7 @@ def run_job(job: Job, holder: str = HOLDER) -> JobOutcome:
         current_app.logger.exception("job %s failed", job.name)
         outcome.error = f"{type(error).__name__}: {error}"[:1000]
     finally:
+        _running.reset(token)
         db.session.rollback()  # end the transaction, busy or idle (a no-op after the commit above)
     release(job, outcome, holder)
     return outcome

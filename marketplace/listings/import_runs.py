@@ -24,6 +24,7 @@ from marketplace.accounts.capabilities import has_capability
 from marketplace.core.models import utcnow
 from marketplace.core.rowimport import RowReport
 from marketplace.extensions import db
+from marketplace.jobs.runner import commit_batch
 from marketplace.listings.interchange import import_lines
 from marketplace.listings.models import ImportRun, ImportRunStatus
 from marketplace.uploads import references
@@ -115,7 +116,7 @@ def process(run: ImportRun) -> None:
         return
     resumed = run.status == ImportRunStatus.RUNNING
     run.status, run.started_at = ImportRunStatus.RUNNING, run.started_at or utcnow()
-    db.session.commit()  # the attempt is counted even if the worker dies during it
+    commit_batch()  # the attempt is counted even if the worker dies during it
 
     options = run.options or {}
     resume_after = run.lines_done if resumed and run.report else 0
@@ -124,7 +125,7 @@ def process(run: ImportRun) -> None:
     def checkpoint(report: RowReport) -> None:
         current = db.session.get(ImportRun, run_id)
         current.lines_done, current.report = report.last_line, report.as_dict()
-        db.session.commit()
+        commit_batch()
 
     try:
         if run.stored_name is None:

@@ -22,7 +22,9 @@ matchmaking_cli = AppGroup("matchmaking", help="Strong demand–achievement pair
 def scan_command(everything: bool, notify: bool) -> None:
     """Run the queued match scans (the worker does this continuously)."""
     if everything:
-        click.echo(f"queued {services.queue_all_published(announce=notify)} listings")
+        queued = services.queue_all_published(announce=notify)
+        db.session.commit()
+        click.echo(f"queued {queued} listings")
     waiting = db.session.scalar(select(func.count(func.distinct(MatchScan.listing_id)))) or 0
     total = services.ScanReport()
     with click.progressbar(length=waiting, label="matching", file=sys.stderr, show_pos=True) as bar:

@@ -38,10 +38,10 @@ def _queue_scan(listing: Listing, action: str, **_detail) -> None:
 
 
 def queue_all_published(announce: bool = False) -> int:
-    """Queue a scan of every published listing (after thresholds change, or to fill the dashboard)."""
+    """Queue a scan of every published listing (after thresholds change, or to fill the dashboard);
+    the caller commits."""
     ids = db.session.scalars(select(Listing.id).where(Listing.status == ListingStatus.PUBLISHED)).all()
     db.session.add_all(MatchScan(listing_id=listing_id, notify=announce) for listing_id in ids)
-    db.session.commit()
     return len(ids)
 
 
