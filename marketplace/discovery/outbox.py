@@ -9,6 +9,7 @@ it handled; if the backend is down the rows stay, with a back-off, and nothing i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import chain
 
 from flask import g, has_request_context
@@ -75,6 +76,19 @@ def backlog() -> int:
     ``while backlog(): drain()`` sees each drain's work, not its own transaction's old snapshot."""
     with separate_session() as session:
         return session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
+
+
+def waiting_by_kind() -> dict[bool, tuple[int, datetime | None]]:
+    """Rows waiting, split by whether they wait only for a vector: {needs_vector: (count, oldest)}."""
+    found = {
+        needs_vector: (count, oldest)
+        for needs_vector, count, oldest in db.session.execute(
+            select(SearchOutbox.needs_vector, func.count(), func.min(SearchOutbox.created_at)).group_by(
+                SearchOutbox.needs_vector
+            )
+        )
+    }
+    return {flag: found.get(flag, (0, None)) for flag in (False, True)}
 
 
 def _due(now, with_encoder: bool):

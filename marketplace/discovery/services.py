@@ -12,7 +12,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from marketplace.core.models import as_utc, utcnow
 from marketplace.core.pagination import ResultPage
 from marketplace.discovery import outbox
-from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
 from marketplace.listings import queries
 from marketplace.listings.models import Listing
@@ -110,12 +109,8 @@ def health() -> dict:
         status["error"] = public_error(status.get("error") or "")
         reasons.append(f"search index unavailable: {status['error']}")
     try:
-        pending, oldest = db.session.execute(
-            select(func.count(), func.min(SearchOutbox.created_at)).where(SearchOutbox.needs_vector.is_(False))
-        ).one()
-        waiting_for_vectors, oldest_vector = db.session.execute(
-            select(func.count(), func.min(SearchOutbox.created_at)).where(SearchOutbox.needs_vector.is_(True))
-        ).one()
+        waiting = outbox.waiting_by_kind()
+        (pending, oldest), (waiting_for_vectors, oldest_vector) = waiting[False], waiting[True]
         listings = db.session.scalar(select(func.count()).select_from(Listing))
     except SQLAlchemyError:
         db.session.rollback()
