@@ -48,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from marketplace.core import database, i18n, templating, transaction  # noqa: F401  (database: engine events)
+    from marketplace.core import database, headers, i18n, templating, transaction  # noqa: F401  (database: events)
     from marketplace.core.errors import register_error_handlers
 
     babel.init_app(
@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     templating.register(app)
     transaction.init_app(app)
+    headers.init_app(app)
     register_error_handlers(app)
     _import_models()
 

@@ -22,13 +22,11 @@ from marketplace.accounts.throttle import login_throttle
 from marketplace.accounts.tokens import user_for_reset_token
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError, render_error
-from marketplace.core.headers import set_security_headers
 from marketplace.core.params import clean_text
 from marketplace.core.redirects import safe_next
 from marketplace.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-bp.after_app_request(set_security_headers)
 
 # Mail-sending forms: enough for typos, too few to flood someone's inbox from one address.
 MAIL_RATE_LIMIT = "5 per 15 minutes"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Flask, current_app
 from werkzeug.wrappers import Response
 
 # No inline script anywhere (templates load static/js files); inline *style attributes* remain in a
@@ -32,3 +32,7 @@ def set_security_headers(response: Response) -> Response:
         # Only behind HTTPS, which production is; a development server on http must not pin it.
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(set_security_headers)

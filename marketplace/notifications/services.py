@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from marketplace.core.links import public_url
 from marketplace.core.models import utcnow
 from marketplace.core.transaction import on_commit
 from marketplace.extensions import db
@@ -65,7 +66,7 @@ def notify(user, kind: str, link: str | None = None, email: bool = True, **param
             # Parameters such as a message excerpt may hold line breaks, which a mail header may not.
             subject = _("【青岛技术转移服务平台】%(text)s", text=" ".join(body.split())[:40])
         if link:
-            body += "\n\n" + _absolute(link)
+            body += "\n\n" + public_url(link)  # mail is read off-site: links start with the public address
         queue_mail(user.email, subject, body)
     return notification
 
@@ -73,13 +74,6 @@ def notify(user, kind: str, link: str | None = None, email: bool = True, **param
 def queue_mail(to: str, subject: str, body: str) -> None:
     """Send a mail once the current transaction commits (dropped if it, or its savepoint, rolls back)."""
     on_commit(partial(send_mail, to, subject, body))
-
-
-def _absolute(link: str) -> str:
-    # Mail is read outside the site: every link in it starts with the public address.
-    if link.startswith(("http://", "https://")):
-        return link
-    return current_app.config["PUBLIC_URL"].rstrip("/") + link
 
 
 def unread_count(user) -> int:
