@@ -64,8 +64,8 @@ class BrowseFilters:
         if args.get("ip_type") in taxonomy.IP_TYPES:
             filters.ip_type = args["ip_type"]
         filters.institution = clean_text(args.get("institution"), 200)
-        filters.trl_min = _int_in(args.get("trl_min"), 1, 9)
-        filters.trl_max = _int_in(args.get("trl_max"), 1, 9)
+        filters.trl_min = int_in(args.get("trl_min"), 1, 9)
+        filters.trl_max = int_in(args.get("trl_max"), 1, 9)
         # The amount filters are entered in 万元, as users think about technology prices.
         filters.amount_min = _wan(args.get("amount_min"))
         filters.amount_max = _wan(args.get("amount_max"))
@@ -118,10 +118,6 @@ def invalid_filters_message(names: list[str]) -> str:
         "%(fields)s 应为合理范围内的数字（技术成熟度 1–9，金额以万元计且不能为负数）",
         fields="、".join(str(FILTER_LABELS.get(name, name)) for name in names),
     )
-
-
-def _int_in(raw, low: int, high: int) -> int | None:
-    return int_in(raw, low, high)
 
 
 # The largest amount a listing can hold (NUMERIC(18,2)), in 万元: anything above matches nothing.
