@@ -25,6 +25,9 @@ FEATURES = (
     "discovery",
     "matchmaking",
     "alerts",
+    "deals",
+    "contracts",
+    "stats",
     "jobs",
     "api",
     "demo",
@@ -69,7 +72,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
-    for feature in ("accounts", "listings", "messaging", "notifications", "discovery", "matchmaking", "alerts", "jobs"):
+    for feature in (
+        "accounts",
+        "listings",
+        "messaging",
+        "notifications",
+        "discovery",
+        "matchmaking",
+        "alerts",
+        "jobs",
+        "deals",
+        "contracts",
+        "stats",
+    ):
         import_module(f"marketplace.{feature}.models")
     import_module("marketplace.core.audit")
     import_module("marketplace.discovery.outbox")  # registers the outbox's flush listener

@@ -1,0 +1,108 @@
+"""Keep ``turnover_rollups`` in step with contracts, in the same transaction as the change.
+
+Every service that changes a contract in a way that could move a total calls
+``record_change(before, after)`` with the contract's facts before and after (``facts_of``), so a
+registration adds, a cancellation subtracts and an amendment moves the difference. Bulk imports
+collect changes and call ``apply`` once per batch: one upsert per touched row, not per contract.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from marketplace.extensions import db
+from marketplace.stats.models import TurnoverRollup
+
+# dimension -> the contract attribute giving its key ("all" sums everything).
+ROLLUP_DIMENSIONS = {
+    "all": None,
+    "output_district": "seller_district",  # 输出: by the seller's district
+    "absorption_district": "buyer_district",  # 吸纳: by the buyer's district
+    "contract_type": "contract_type",
+    "tech_field": "tech_field",
+    "seller_kind": "seller_kind",
+    "via_platform": "via_platform",  # "deal" when linked to a platform deal, else "other"
+}
+
+
+@dataclass(frozen=True)
+class ContractFacts:
+    year: int
+    month: int
+    seller_district: str
+    buyer_district: str
+    contract_type: str
+    tech_field: str
+    seller_kind: str
+    via_platform: str
+    contract_amount: Decimal
+    tech_amount: Decimal
+
+
+def facts_of(contract) -> ContractFacts | None:
+    """What a contract adds to the totals now; None when it counts for nothing (draft, cancelled)."""
+    if not contract.counted or contract.registered_on is None:
+        return None
+    return ContractFacts(
+        year=contract.registered_on.year,
+        month=contract.registered_on.month,
+        seller_district=contract.seller_district or "outside",
+        buyer_district=contract.buyer_district or "outside",
+        contract_type=contract.contract_type,
+        tech_field=contract.tech_field or "",
+        seller_kind=contract.seller_kind or "other",
+        via_platform="deal" if contract.deal_id else "other",
+        contract_amount=Decimal(contract.contract_amount),
+        tech_amount=Decimal(contract.tech_amount),
+    )
+
+
+def record_change(before: ContractFacts | None, after: ContractFacts | None) -> None:
+    changes = []
+    if before is not None:
+        changes.append((before, -1))
+    if after is not None:
+        changes.append((after, 1))
+    if before != after:
+        apply(changes)
+
+
+def apply(changes: Iterable[tuple[ContractFacts, int]]) -> None:
+    """Add (sign=+1) or remove (sign=-1) each contract's facts; flushes, never commits."""
+    totals: dict[tuple[str, str, int, int], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for facts, sign in changes:
+        for dimension, attribute in ROLLUP_DIMENSIONS.items():
+            key = "" if attribute is None else getattr(facts, attribute)
+            row = totals[(dimension, key, facts.year, facts.month)]
+            row[0] += sign
+            row[1] += sign * facts.contract_amount
+            row[2] += sign * facts.tech_amount
+    rows = [
+        {"dimension": d, "key": k, "year": y, "month": m, "count": c, "contract_amount": a, "tech_amount": t}
+        for (d, k, y, m), (c, a, t) in totals.items()
+        if c or a or t
+    ]
+    if not rows:
+        return
+    db.session.flush()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = TurnoverRollup.__table__
+    # Sorted so that two transactions touching the same rows lock them in the same order (no deadlock).
+    rows.sort(key=lambda r: (r["dimension"], r["key"], r["year"], r["month"]))
+    for start in range(0, len(rows), 500):
+        statement = insert(table).values(rows[start : start + 500])
+        statement = statement.on_conflict_do_update(
+            index_elements=["dimension", "key", "year", "month"],
+            set_={
+                "count": table.c.count + statement.excluded.count,
+                "contract_amount": table.c.contract_amount + statement.excluded.contract_amount,
+                "tech_amount": table.c.tech_amount + statement.excluded.tech_amount,
+            },
+        )
+        db.session.execute(statement)
