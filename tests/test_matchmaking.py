@@ -311,3 +311,30 @@ def test_worker_command_runs_each_job_once(app, runner, people):
     assert result.exit_code == 0, result.output
     assert "search-sync: indexed 1, deleted 0, failed 0" in result.output
     assert "match-scans: scanned 1 listings" in result.output
+
+
+def test_dismissing_a_pair_without_a_reason_is_refused_and_changes_nothing(client, people, pair):
+    login(client, people["broker"])
+    page = client.post(f"/matchmaking/pairs/{pair.id}/dismiss", data={}, follow_redirects=True)
+    assert "请选择忽略原因" in page.get_data(as_text=True)
+    page = client.post(f"/matchmaking/pairs/{pair.id}/dismiss", data={"dismiss_reason": "other"}, follow_redirects=True)
+    assert "选择“其他原因”时请填写说明" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(MatchPair, pair.id).status == PairStatus.NEW
+
+
+def test_dismiss_reasons_are_counted_on_the_dashboard_and_cleared_on_reopen(client, people, pair):
+    login(client, people["broker"])
+    client.post(f"/matchmaking/pairs/{pair.id}/dismiss", data={"dismiss_reason": "not_relevant"})
+    db.session.expire_all()
+    dismissed = db.session.get(MatchPair, pair.id)
+    assert (dismissed.status, dismissed.dismiss_reason) == (PairStatus.DISMISSED, "not_relevant")
+    assert services.dismissed_by_reason() == {"not_relevant": 1}
+    page = client.get("/matchmaking/?status=dismissed").get_data(as_text=True)
+    assert "忽略原因统计" in page and "技术不对口" in page and "忽略原因：技术不对口" in page
+
+    client.post(f"/matchmaking/pairs/{pair.id}/reopen")
+    db.session.expire_all()
+    reopened = db.session.get(MatchPair, pair.id)
+    assert (reopened.status, reopened.dismiss_reason) == (PairStatus.NEW, None)
+    assert services.dismissed_by_reason() == {}

@@ -48,6 +48,29 @@ PAIR_STATUS_LABELS = {
 }
 
 
+class DismissReason(StrEnum):
+    """Why a broker set a pair aside: the matcher's misses, counted on the dashboard."""
+
+    NOT_RELEVANT = "not_relevant"
+    TOO_EARLY = "too_early"
+    PRICE = "price"
+    IP_OWNERSHIP = "ip_ownership"
+    ALREADY_PARTNERED = "already_partnered"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+DISMISS_REASON_LABELS = {
+    DismissReason.NOT_RELEVANT: _l("技术不对口"),
+    DismissReason.TOO_EARLY: _l("技术成熟度不够"),
+    DismissReason.PRICE: _l("价格差距大"),
+    DismissReason.IP_OWNERSHIP: _l("知识产权归属问题"),
+    DismissReason.ALREADY_PARTNERED: _l("双方已有合作或已另寻合作方"),
+    DismissReason.DUPLICATE: _l("重复匹配"),
+    DismissReason.OTHER: _l("其他原因"),
+}
+
+
 class MatchPair(TimestampMixin, db.Model):
     """A demand and an achievement that matched strongly: what brokers follow up."""
 
@@ -69,6 +92,7 @@ class MatchPair(TimestampMixin, db.Model):
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+    dismiss_reason: Mapped[str | None] = mapped_column(String(30))  # DismissReason, set when dismissed
 
     demand: Mapped[Listing] = relationship(foreign_keys=[demand_id])
     achievement: Mapped[Listing] = relationship(foreign_keys=[achievement_id])
@@ -77,3 +101,7 @@ class MatchPair(TimestampMixin, db.Model):
     @property
     def status_label(self) -> str:
         return str(PAIR_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def dismiss_reason_label(self) -> str:
+        return str(DISMISS_REASON_LABELS.get(self.dismiss_reason, self.dismiss_reason or ""))

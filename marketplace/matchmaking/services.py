@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass
 from itertools import groupby
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from marketplace.accounts.permissions import require
 from marketplace.core import audit
+from marketplace.core.errors import ServiceError
 from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.core.retry import next_attempt_after
@@ -20,7 +22,7 @@ from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
 from marketplace.listings.models import Listing, ListingKind, ListingStatus
 from marketplace.listings.signals import listing_changed
-from marketplace.matchmaking.models import MatchPair, MatchScan, PairStatus
+from marketplace.matchmaking.models import DISMISS_REASON_LABELS, DismissReason, MatchPair, MatchScan, PairStatus
 from marketplace.matchmaking.permissions import can_follow_up
 from marketplace.notifications.services import notify
 from search.backends import BackendUnavailable
@@ -192,10 +194,26 @@ def status_counts() -> dict[str, int]:
 PAIR_ACTIONS = {"follow": PairStatus.FOLLOWING, "dismiss": PairStatus.DISMISSED, "reopen": PairStatus.NEW}
 
 
-def set_pair_status(user, pair: MatchPair, action: str, note: str | None = None) -> None:
+def set_pair_status(user, pair: MatchPair, action: str, note: str | None = None, reason: str | None = None) -> None:
+    """Follow, dismiss (with a DismissReason code; "other" needs a note) or reopen a pair."""
     require(can_follow_up(user))
+    if note is not None:
+        note = note.strip()[:1000] or None
+    if action == "dismiss":
+        if reason not in DISMISS_REASON_LABELS:
+            raise ServiceError(_("请选择忽略原因"))
+        if reason == DismissReason.OTHER and not note:
+            raise ServiceError(_("选择“其他原因”时请填写说明"))
     pair.status = PAIR_ACTIONS[action]
+    pair.dismiss_reason = reason if action == "dismiss" else None
     pair.handled_by_id, pair.handled_at = user.id, utcnow()
     if note is not None:
-        pair.note = note.strip()[:1000] or None
-    audit.record(user, f"match_pair.{action}", pair, note=pair.note)
+        pair.note = note
+    audit.record(user, f"match_pair.{action}", pair, note=pair.note, reason=pair.dismiss_reason)
+
+
+def dismissed_by_reason() -> dict[str, int]:
+    """Dismissed pairs per reason code (pairs dismissed before reasons were recorded count under "")."""
+    statement, _demand, _achievement = _between_published(select(MatchPair.dismiss_reason, func.count()))
+    statement = statement.where(MatchPair.status == PairStatus.DISMISSED).group_by(MatchPair.dismiss_reason)
+    return {reason or "": count for reason, count in db.session.execute(statement)}

@@ -11,7 +11,7 @@ from marketplace.core.pagination import paginate
 from marketplace.discovery.matching import describe
 from marketplace.extensions import db
 from marketplace.matchmaking import services
-from marketplace.matchmaking.models import PAIR_STATUS_LABELS, MatchPair, PairStatus
+from marketplace.matchmaking.models import DISMISS_REASON_LABELS, PAIR_STATUS_LABELS, MatchPair, PairStatus
 from search.matching import Reason
 
 bp = Blueprint("matchmaking", __name__, url_prefix="/matchmaking")
@@ -34,6 +34,8 @@ def dashboard():
         industry=industry,
         min_score=min_score,
         counts=services.status_counts(),
+        dismiss_reasons=DISMISS_REASON_LABELS,
+        dismissed_by_reason=services.dismissed_by_reason(),
         status_labels=PAIR_STATUS_LABELS,
         score_floors=SCORE_FLOORS,
         reasons={pair.id: [describe(Reason(**reason)) for reason in pair.reasons or []] for pair in page.items},
@@ -47,7 +49,12 @@ def update_pair(pair_id: int, action: str):
     if not (pair.demand.is_published and pair.achievement.is_published):
         abort(404)
     messages = {"follow": _("已加入跟进"), "dismiss": _("已忽略这一对匹配"), "reopen": _("已恢复为新匹配")}
-    perform(lambda: services.set_pair_status(current_user, pair, action, request.form.get("note")), messages[action])
+    perform(
+        lambda: services.set_pair_status(
+            current_user, pair, action, request.form.get("note"), request.form.get("dismiss_reason")
+        ),
+        messages[action],
+    )
     # Back to the tab, filters and page the broker was working on.
     view = {name: request.form[name] for name in DASHBOARD_ARGS if request.form.get(name)}
     return redirect(url_for("matchmaking.dashboard", **view))
