@@ -13,10 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import case, delete, extract, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from marketplace.contracts.models import COUNTED_STATUSES
+from marketplace.contracts.models import TechContract as C
 from marketplace.extensions import db
 from marketplace.stats.models import TurnoverRollup
+
+CENT = Decimal("0.01")
 
 # dimension -> the contract attribute giving its key ("all" sums everything).
 ROLLUP_DIMENSIONS = {
@@ -91,12 +96,12 @@ def apply(changes: Iterable[tuple[ContractFacts, int]]) -> None:
         return
     db.session.flush()
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = TurnoverRollup.__table__
     # Sorted so that two transactions touching the same rows lock them in the same order (no deadlock).
     rows.sort(key=lambda r: (r["dimension"], r["key"], r["year"], r["month"]))
     for start in range(0, len(rows), 500):
-        statement = insert(table).values(rows[start : start + 500])
+        statement = upsert(table).values(rows[start : start + 500])
         statement = statement.on_conflict_do_update(
             index_elements=["dimension", "key", "year", "month"],
             set_={
@@ -106,3 +111,69 @@ def apply(changes: Iterable[tuple[ContractFacts, int]]) -> None:
             },
         )
         db.session.execute(statement)
+
+
+def _dimension_expressions():
+
+    return {
+        "all": literal(""),
+        "output_district": func.coalesce(C.seller_district, "outside"),
+        "absorption_district": func.coalesce(C.buyer_district, "outside"),
+        "contract_type": C.contract_type,
+        "tech_field": func.coalesce(C.tech_field, ""),
+        "seller_kind": func.coalesce(C.seller_kind, "other"),
+        "via_platform": case((C.deal_id.is_not(None), "deal"), else_="other"),
+    }
+
+
+def computed_totals() -> dict[tuple[str, str, int, int], tuple[int, Decimal, Decimal]]:
+    """What the roll-ups should hold, aggregated in SQL straight from the contracts (one query per dimension)."""
+
+    year, month = extract("year", C.registered_on), extract("month", C.registered_on)
+    totals = {}
+    for dimension, key in _dimension_expressions().items():
+        statement = (
+            select(key, year, month, func.count(), func.sum(C.contract_amount), func.sum(C.tech_amount))
+            .where(C.status.in_([str(s) for s in COUNTED_STATUSES]), C.registered_on.is_not(None))
+            .group_by(key, year, month)
+        )
+        for k, y, m, count, amount, tech in db.session.execute(statement):
+            totals[(dimension, k, int(y), int(m))] = (
+                count,
+                Decimal(amount).quantize(CENT),
+                Decimal(tech).quantize(CENT),
+            )
+    return totals
+
+
+def stored_totals() -> dict[tuple[str, str, int, int], tuple[int, Decimal, Decimal]]:
+
+    rows = db.session.execute(select(TurnoverRollup))
+    return {
+        (r.dimension, r.key, r.year, r.month): (r.count, Decimal(r.contract_amount), Decimal(r.tech_amount))
+        for (r,) in rows
+        if r.count or r.contract_amount or r.tech_amount
+    }
+
+
+def verify() -> list[str]:
+    """Differences between the roll-ups and the contracts they summarise; empty when they agree."""
+    computed, stored = computed_totals(), stored_totals()
+    problems = []
+    for key in sorted(set(computed) | set(stored)):
+        if computed.get(key) != stored.get(key):
+            problems.append(f"{'/'.join(map(str, key))}: contracts {computed.get(key)} roll-up {stored.get(key)}")
+    return problems
+
+
+def rebuild() -> int:
+    """Replace every roll-up row with totals recomputed from the contracts; flushes, the caller commits."""
+
+    db.session.execute(delete(TurnoverRollup))
+    rows = [
+        {"dimension": d, "key": k, "year": y, "month": m, "count": c, "contract_amount": a, "tech_amount": t}
+        for (d, k, y, m), (c, a, t) in computed_totals().items()
+    ]
+    for start in range(0, len(rows), 1000):
+        db.session.execute(insert(TurnoverRollup), rows[start : start + 1000])
+    return len(rows)
