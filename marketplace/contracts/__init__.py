@@ -6,4 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from marketplace.contracts import cli, views
+
+    app.register_blueprint(views.bp)
+    cli.register(app)
