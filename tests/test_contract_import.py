@@ -345,3 +345,70 @@ def test_import_links_organisations_by_exact_name(app):
     db.session.commit()
     contract = db.session.scalar(select(TechContract).filter_by(registration_no="2024370212000001"))
     assert contract.seller_org_id == org.id and contract.created_by_id == admin.id
+
+
+# --- web upload ----------------------------------------------------------------------------------
+
+
+def _run_contract_job():
+    from marketplace.jobs.registry import registered_jobs
+    from marketplace.jobs.runner import run_job
+
+    db.session.commit()
+    job = next(job for job in registered_jobs() if job.name == "contract-imports")
+    outcome = run_job(job)
+    assert outcome.ran and outcome.error is None, outcome
+    db.session.expire_all()
+
+
+def test_web_upload_is_queued_run_by_the_job_and_reported(app, client):
+    from marketplace.contracts.models import ContractImportRun
+    from tests.factories import login
+
+    login(client, make_user(Role.ADMIN, org=None))
+    response = client.post(
+        "/admin/contracts/import",
+        data={"file": (io.BytesIO(xlsx_bytes()), "登记数据.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    run = db.session.scalar(select(ContractImportRun))
+    stored = Path(app.config["UPLOAD_DIR"]) / run.stored_name
+    assert run.status == "queued" and stored.exists() and count() == 0
+    waiting = client.get(f"/admin/contracts/import/runs/{run.id}").get_data(as_text=True)
+    assert "import-progress.js" in waiting and "刷新" in waiting
+
+    _run_contract_job()
+    run = db.session.get(ContractImportRun, run.id)
+    assert run.status == "done" and run.stored_name is None and not stored.exists()
+    assert count() == 2
+    page = client.get(f"/admin/contracts/import/runs/{run.id}").get_data(as_text=True)
+    assert "导入报告" in page and "合同成交额必须大于 0" in page
+    assert client.get(f"/admin/contracts/import/runs/{run.id}/progress.json").get_json()["finished"]
+
+
+def test_web_upload_of_a_non_spreadsheet_is_refused_with_a_message(app, client):
+    from tests.factories import login
+
+    login(client, make_user(Role.ADMIN, org=None))
+    response = client.post(
+        "/admin/contracts/import",
+        data={"file": (io.BytesIO(b"%PDF-1.4 fake\n%%EOF"), "x.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "只支持以下格式的文件" in response.get_data(as_text=True)
+
+
+def test_web_upload_without_header_ends_failed_with_the_reason(app, client):
+    from marketplace.contracts.models import ContractImportRun
+    from tests.factories import login
+
+    login(client, make_user(Role.ADMIN, org=None))
+    client.post(
+        "/admin/contracts/import",
+        data={"file": (io.BytesIO("甲,乙\n1,2\n".encode()), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    _run_contract_job()
+    run = db.session.scalar(select(ContractImportRun))
+    assert run.status == "failed" and "找不到表头" in run.error

@@ -24,7 +24,7 @@ from marketplace.deals.models import Deal, DealAchievement, DealEvent
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
 from marketplace.stats.models import TurnoverRollup
-from tests.factories import make_listing, make_org, make_user
+from tests.factories import login, make_listing, make_org, make_user
 
 D = Decimal
 
@@ -307,3 +307,116 @@ def test_decline_proposal_leaves_contract_unlinked(app, admin):
     assert proposal.status == "declined" and contract.deal_id is None
     with pytest.raises(ServiceError):
         proposals.accept_proposal(broker, proposal)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/contracts/", "/admin/contracts/new", "/admin/contracts/import", "/admin/contracts/1"],
+)
+def test_admin_contract_pages_for_non_admin_are_forbidden(app, client, path):
+    login(client, make_user(Role.BROKER, org=None))
+    assert client.get(path).status_code == 403
+
+
+def test_admin_creates_registers_amends_and_cancels_through_the_pages(app, client, admin):
+    login(client, admin)
+    form = {
+        "project_name": "页面新建合同",
+        "contract_type": "service",
+        "tech_field": "",
+        "contract_amount": "50000",
+        "tech_amount": "60000",
+        "seller_name": "青岛大学",
+        "seller_kind": "university",
+        "seller_district": "shinan",
+        "buyer_name": "某公司",
+        "buyer_kind": "enterprise",
+        "buyer_district": "outside",
+    }
+    refused = client.post("/admin/contracts/new", data=form)
+    assert refused.status_code == 400 and "技术交易额不能大于合同成交额" in refused.get_data(as_text=True)
+    response = client.post("/admin/contracts/new", data={**form, "tech_amount": "40000"})
+    assert response.status_code == 302
+    contract = db.session.scalar(select(TechContract))
+    page = client.get(f"/admin/contracts/{contract.id}").get_data(as_text=True)
+    assert "页面新建合同" in page and "5万元" in page and "草稿" in page
+
+    client.post(
+        f"/admin/contracts/{contract.id}/register", data={"registration_no": "P-1", "registered_on": "2024-05-06"}
+    )
+    db.session.expire_all()
+    assert contract.status == "registered" and rollup()[0] == 1
+
+    amended = client.post(
+        f"/admin/contracts/{contract.id}/amend",
+        data={
+            **form,
+            "tech_amount": "40000",
+            "contract_amount": "70000",
+            "registered_on": "2024-05-06",
+            "reason": "增加",
+        },
+    )
+    assert amended.status_code == 302
+    db.session.expire_all()
+    assert rollup() == (1, D("70000.00"), D("40000.00"))
+    history = client.get(f"/admin/contracts/{contract.id}").get_data(as_text=True)
+    assert "50000.00 → 70000.00" in history
+
+    client.post(f"/admin/contracts/{contract.id}/cancel", data={"cancelled_on": "2024-06-01", "reason": "解除"})
+    db.session.expire_all()
+    assert contract.status == "cancelled" and rollup()[0] == 0
+
+
+def test_contract_list_filters_by_year_district_and_search(app, client, admin):
+    registered(admin, number="A-1", project_name="海洋监测浮标")
+    registered(admin, number="A-2", on=date(2023, 5, 6), seller_district="jimo", signed_on=date(2023, 1, 1))
+    login(client, admin)
+    assert "海洋监测浮标" in client.get("/admin/contracts/?year=2024").get_data(as_text=True)
+    page = client.get("/admin/contracts/?year=2023&district=jimo").get_data(as_text=True)
+    assert "A-2" in page and "A-1" not in page
+    assert "A-1" in client.get("/admin/contracts/?q=浮标").get_data(as_text=True)
+    empty = client.get("/admin/contracts/?q=不存在&year=abc&district=mars&page=x")
+    assert empty.status_code == 200 and "没有符合条件的合同" in empty.get_data(as_text=True)
+
+
+def test_register_with_bad_input_is_a_message_not_a_500(app, client, admin):
+    contract = services.create_draft(admin, contract_data())
+    db.session.commit()
+    login(client, admin)
+    response = client.post(
+        f"/admin/contracts/{contract.id}/register", data={"registration_no": "", "registered_on": "x"}
+    )
+    assert response.status_code == 400
+
+
+def test_broker_accepts_proposal_on_the_proposals_page_and_others_get_404(app, client, admin):
+    broker = make_user(Role.BROKER, org=None)
+    deal = make_deal(broker=broker)
+    registered(admin, number="R1", seller_name="中国海洋大学", buyer_name="青岛港湾机械有限公司")
+    rows = [{"registration_no": "R1", "seller_name": "中国海洋大学", "buyer_name": "青岛港湾机械有限公司"}]
+    proposals.propose_for_rows(rows)
+    db.session.commit()
+    proposal = db.session.scalar(select(ContractLinkProposal))
+
+    login(client, make_user(Role.BROKER, org=None))
+    assert "港口起重机智能运维" not in client.get("/contracts/proposals").get_data(as_text=True)
+    assert client.post(f"/contracts/proposals/{proposal.id}/accept").status_code == 404
+
+    client.post("/account/logout")
+    login(client, broker)
+    assert "港口起重机智能运维" in client.get("/contracts/proposals").get_data(as_text=True)
+    assert client.post(f"/contracts/proposals/{proposal.id}/accept").status_code == 302
+    db.session.expire_all()
+    assert proposal.status == "accepted" and proposal.contract.deal_id == deal.id
+
+
+def test_broker_creates_contract_from_own_deal_by_post(app, client):
+    broker = make_user(Role.BROKER, org=None)
+    deal = make_deal(broker=broker, expected_value=D("300000"))
+    login(client, broker)
+    assert client.post(f"/contracts/from-deal/{deal.id}").status_code == 302
+    assert db.session.scalar(select(TechContract)).deal_id == deal.id

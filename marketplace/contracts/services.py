@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -27,6 +27,7 @@ from marketplace.contracts.models import (
 from marketplace.core import audit, taxonomy
 from marketplace.core.errors import PermissionDenied, ServiceError
 from marketplace.core.models import utcnow
+from marketplace.core.money import CENT
 from marketplace.extensions import db
 from marketplace.stats import rollup
 
@@ -108,6 +109,14 @@ def check_fields(fields: Mapping[str, Any], *, contract_id: int | None = None, u
             raise ContractInvalid(_("合同登记号 %(no)s 已存在", no=number), "registration_no")
 
 
+def _normalised(fields: dict[str, Any]) -> dict[str, Any]:
+    """Amounts to the fen, as NUMERIC(18,2) stores them (so the audit's old/new read the same)."""
+    for name in ("contract_amount", "tech_amount", "performed_amount"):
+        if fields.get(name) is not None:
+            fields[name] = Decimal(fields[name]).quantize(CENT, rounding=ROUND_HALF_UP)
+    return fields
+
+
 def _values(contract: TechContract) -> dict[str, Any]:
     return {name: getattr(contract, name) for name in FIELDS}
 
@@ -131,7 +140,7 @@ def _new_draft(user, data: Mapping[str, Any]) -> TechContract:
     fields.setdefault("tech_amount", fields.get("contract_amount"))
     fields["performed_amount"] = fields.get("performed_amount") or Decimal("0.00")
     fields["registration_no"] = (fields.get("registration_no") or "").strip() or None
-    check_fields(fields)
+    check_fields(_normalised(fields))
     contract = TechContract(
         **fields,
         status=ContractStatus.DRAFT,
@@ -152,7 +161,7 @@ def update_draft(user, contract: TechContract, data: Mapping[str, Any]) -> TechC
     _require_status(contract, ContractStatus.DRAFT, message=_("只有草稿可以直接修改，已登记的合同请办理变更登记"))
     fields = {**_values(contract), **{name: data[name] for name in FIELDS if name in data}}
     fields["registration_no"] = (fields.get("registration_no") or "").strip() or None
-    check_fields(fields, contract_id=contract.id)
+    check_fields(_normalised(fields), contract_id=contract.id)
     for name, value in fields.items():
         setattr(contract, name, value)
     db.session.flush()
@@ -190,7 +199,7 @@ def amend(user, contract: TechContract, changes: Mapping[str, Any], reason: str)
     if not (reason or "").strip():
         raise ContractInvalid(_("请填写变更原因"), "reason")
     old = _values(contract)
-    new = {**old, **{name: changes[name] for name in AMENDABLE if name in changes}}
+    new = _normalised({**old, **{name: changes[name] for name in AMENDABLE if name in changes}})
     changed = {name: (old[name], new[name]) for name in AMENDABLE if old[name] != new[name]}
     if not changed:
         raise ContractInvalid(_("没有需要变更的内容"))
@@ -237,6 +246,7 @@ def record_performance(user, contract: TechContract, amount: Decimal) -> TechCon
         raise ServiceError(_("已注销的合同不能登记履约"), 409)
     if amount is None or amount < 0 or amount > contract.contract_amount:
         raise ContractInvalid(_("履约金额应在 0 与合同成交额之间"), "performed_amount")
+    amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
     old = contract.performed_amount
     contract.performed_amount = amount
     db.session.flush()
