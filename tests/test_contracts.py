@@ -420,3 +420,27 @@ def test_broker_creates_contract_from_own_deal_by_post(app, client):
     login(client, broker)
     assert client.post(f"/contracts/from-deal/{deal.id}").status_code == 302
     assert db.session.scalar(select(TechContract)).deal_id == deal.id
+
+
+# --- demo data -----------------------------------------------------------------------------------
+
+
+def test_demo_contracts_follow_the_published_series_and_are_idempotent(app):
+    from marketplace.demo.contracts import seed_contracts
+
+    added = seed_contracts(echo=lambda *_: None, today=date(2026, 3, 15))
+    db.session.commit()
+    assert added == 2000 * 5 + 500
+
+    def year_total(year, dimension="all", key=""):
+        rows = db.session.scalars(select(TurnoverRollup).filter_by(dimension=dimension, key=key, year=year)).all()
+        return sum((row.contract_amount for row in rows), D(0))
+
+    assert year_total(2021) == D("32010000000.00")
+    assert year_total(2024) == D("70958000000.00")
+    huangdao_2025 = year_total(2025, "output_district", "huangdao")
+    assert D("80e8") < huangdao_2025 < D("100e8")  # about 11 % of 780 亿: the West Coast target is still ahead
+    assert db.session.scalar(select(func.max(TechContract.registered_on))) <= date(2026, 3, 15)
+    kinds = {row.key for row in db.session.scalars(select(TurnoverRollup).filter_by(dimension="contract_type"))}
+    assert kinds == {"development", "transfer", "license", "consulting", "service"}
+    assert seed_contracts(echo=lambda *_: None) == 0

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -224,6 +225,10 @@ class Layout:
     columns: dict[str, int]
     units: dict[str, str] = field(default_factory=dict)
 
+    @cached_property
+    def width(self) -> int:
+        return max(self.columns.values()) + 1
+
 
 def find_header(rows: Iterator[list[Any]]) -> Layout:
     """Consume rows up to and including the header row; ImportFileError if there is none."""
@@ -247,6 +252,8 @@ def find_header(rows: Iterator[list[Any]]) -> Layout:
 
 
 def _text(value: Any) -> str:
+    if value.__class__ is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -274,6 +281,13 @@ def parse_amount(value: Any, unit: str, label: str) -> Decimal | None:
 
 
 def parse_date(value: Any, label: str) -> date | None:
+    if value.__class__ is str:
+        match = _DATE.match(value.strip())
+        if match:
+            try:
+                return date(*(int(part) for part in match.groups()))
+            except ValueError:
+                raise RowRejected(_("%(field)s无法识别：%(value)s", field=label, value=value.strip()[:40])) from None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, datetime):
@@ -343,9 +357,13 @@ def guess_kind(name: str) -> str:
 def parse_row(row: list[Any], layout: Layout) -> dict[str, Any]:
     """One row as TechContract fields, or RowRejected with the reason."""
 
+    if len(row) < layout.width:
+        row = [*row, *([None] * (layout.width - len(row)))]
+    columns = layout.columns
+
     def cell(name: str) -> Any:
-        position = layout.columns.get(name)
-        return row[position] if position is not None and position < len(row) else None
+        position = columns.get(name)
+        return None if position is None else row[position]
 
     number = _text(cell("registration_no"))
     if not number:
@@ -386,9 +404,10 @@ def validate_row(fields: dict[str, Any]) -> None:
         raise _reject(_("缺少登记日期"), number)
     if fields["contract_type"] is None:
         raise _reject(_("缺少合同类型"), number)
-    for side, message in (("seller", _("缺少卖方所在地区")), ("buyer", _("缺少买方所在地区"))):
-        if fields[f"{side}_district"] is None:
-            raise _reject(message, number)
+    if fields["seller_district"] is None:
+        raise _reject(_("缺少卖方所在地区"), number)
+    if fields["buyer_district"] is None:
+        raise _reject(_("缺少买方所在地区"), number)
     if fields["performed_amount"] is None:
         fields["performed_amount"] = Decimal("0.00")
     try:
@@ -409,7 +428,7 @@ def insert_contracts(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         row.setdefault("created_at", now)
         row.setdefault("updated_at", now)
-    db.session.execute(insert(TechContract), rows)
+    db.session.execute(insert(TechContract.__table__), rows)  # Core executemany: no ORM bookkeeping per row
     changes = []
     for row in rows:
         facts = rollup.facts_of(SimpleNamespace(deal_id=None, **row, counted=row["status"] in _COUNTED))

@@ -69,13 +69,14 @@ def check_fields(fields: Mapping[str, Any], *, contract_id: int | None = None, u
     """Raise ContractInvalid for the first broken rule; ``unique=False`` when the caller checked
     registration numbers itself (the importer, against a batch it pre-loaded)."""
     get = fields.get
+    # Messages are translated only when raised: the importer checks thousands of rows a second.
     for name, message in (
-        ("project_name", _("请填写项目名称")),
-        ("seller_name", _("请填写卖方名称")),
-        ("buyer_name", _("请填写买方名称")),
+        ("project_name", lambda: _("请填写项目名称")),
+        ("seller_name", lambda: _("请填写卖方名称")),
+        ("buyer_name", lambda: _("请填写买方名称")),
     ):
         if not (get(name) or "").strip():
-            raise ContractInvalid(message, name)
+            raise ContractInvalid(message(), name)
     amount, tech = get("contract_amount"), get("tech_amount")
     if amount is None or Decimal(amount) <= 0:
         raise ContractInvalid(_("合同成交额必须大于 0"), "contract_amount")
