@@ -412,3 +412,20 @@ def test_web_upload_without_header_ends_failed_with_the_reason(app, client):
     _run_contract_job()
     run = db.session.scalar(select(ContractImportRun))
     assert run.status == "failed" and "找不到表头" in run.error
+
+
+def test_web_dry_run_reports_and_saves_nothing(app, client):
+    from marketplace.contracts.models import ContractImportRun
+    from tests.factories import login
+
+    login(client, make_user(Role.ADMIN, org=None))
+    client.post(
+        "/admin/contracts/import",
+        data={"file": (io.BytesIO(csv_bytes(GOOD, encoding="gbk")), "gbk.csv"), "dry_run": "y"},
+        content_type="multipart/form-data",
+    )
+    _run_contract_job()
+    run = db.session.scalar(select(ContractImportRun))
+    assert run.status == "done" and run.report["created"] == 3 and run.report["dry_run"]
+    assert count() == 0 and city_total() == (0, D(0))
+    assert "仅检查：没有保存任何数据" in client.get(f"/admin/contracts/import/runs/{run.id}").get_data(as_text=True)

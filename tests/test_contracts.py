@@ -444,3 +444,14 @@ def test_demo_contracts_follow_the_published_series_and_are_idempotent(app):
     kinds = {row.key for row in db.session.scalars(select(TurnoverRollup).filter_by(dimension="contract_type"))}
     assert kinds == {"development", "transfer", "license", "consulting", "service"}
     assert seed_contracts(echo=lambda *_: None) == 0
+
+
+def test_create_from_deal_without_expected_value_needs_an_amount(app, client):
+    broker = make_user(Role.BROKER, org=None)
+    deal = make_deal(broker=broker)
+    login(client, broker)
+    client.post(f"/contracts/from-deal/{deal.id}")
+    assert db.session.scalar(select(func.count()).select_from(TechContract)) == 0
+    assert client.post(f"/contracts/from-deal/{deal.id}", data={"contract_amount": "abc"}).status_code == 400
+    client.post(f"/contracts/from-deal/{deal.id}", data={"contract_amount": "120000"})
+    assert db.session.scalar(select(TechContract.contract_amount)) == D("120000.00")

@@ -2,8 +2,9 @@
 
     .venv/bin/python docs/samples/make_samples.py
 
-Deterministic: the same files every run. Each file has a few rows the importer rejects on purpose
-(noted in REJECTED below), so the samples also show the row report.
+Deterministic: the same rows every run (only the XLSX's metadata records when it was written).
+Each file has a few rows the importer rejects on purpose (``_bad_rows``, plus a row without a
+registration number in the CSVs), so the samples also show the row report.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from marketplace.contracts.forms import (
 from marketplace.contracts.models import CONTRACT_STATUS_LABELS, ContractLinkProposal, TechContract
 from marketplace.core.actions import perform
 from marketplace.core.errors import ServiceError
+from marketplace.core.money import MoneyError, parse_money
 from marketplace.core.pagination import paginate
 from marketplace.extensions import db
 from marketplace.uploads.checks import check_upload
@@ -164,7 +165,11 @@ def from_deal(deal_id: int):
     deal = db.session.get(Deal, deal_id)
     if deal is None:
         abort(404)
-    contract = perform(lambda: services.create_from_deal(current_user, deal), _("已根据撮合创建合同草稿"))
+    try:  # optional: the amount, when the deal has no expected value yet
+        data = {"contract_amount": parse_money(request.form.get("contract_amount")) or None}
+    except MoneyError as error:
+        raise ServiceError(str(error)) from None
+    contract = perform(lambda: services.create_from_deal(current_user, deal, data), _("已根据撮合创建合同草稿"))
     if contract is None or not hasattr(contract, "id"):
         return redirect(request.referrer or url_for("portal.home"))
     if has_capability(current_user, "contract.manage"):
