@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from marketplace.accounts.roles import Role
-from marketplace.contracts import importer
+from marketplace.contracts import fileformat
 from marketplace.contracts.importer import ImportFileError, import_file
 from marketplace.contracts.models import ContractStatus, TechContract
 from marketplace.extensions import db
@@ -125,7 +125,7 @@ def test_header_variants_and_wan_yuan_column_are_understood(app):
     ("text", "expected"), [("12.3456", "123456.00"), ("0.000001", "0.01"), ("1,234.5", "12345000.00")]
 )
 def test_parse_amount_wan_yuan_to_yuan_rounds_to_the_fen(text, expected):
-    assert importer.parse_amount(text, "万元", "成交额") == D(expected)
+    assert fileformat.parse_amount(text, "万元", "成交额") == D(expected)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_parse_amount_wan_yuan_to_yuan_rounds_to_the_fen(text, expected):
     ],
 )
 def test_parse_date_accepted_forms(value, expected):
-    assert importer.parse_date(value, "签订日期") == expected
+    assert fileformat.parse_date(value, "签订日期") == expected
 
 
 def xlsx_bytes(title: bool = True) -> bytes:
