@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import Organisation, User
 from marketplace.core.models import Money, TimestampMixin, utcnow
 from marketplace.extensions import db
+from marketplace.listings.models import IMPORT_RUN_STATUS_LABELS, ImportRunStatus, JsonDoc
 
 
 class ContractStatus(StrEnum):
@@ -135,3 +137,38 @@ class ContractLinkProposal(db.Model):
 
     contract: Mapped[TechContract] = relationship()
     deal = relationship("Deal")
+
+
+class ContractImportRun(TimestampMixin, db.Model):
+    """A registration file uploaded by an admin, imported by the ``contract-imports`` job.
+
+    The file waits under UPLOAD_DIR/contract-imports until the run is over. Re-running a run that a
+    dead worker left "running" is safe: the import is idempotent on the registration number, so the
+    rows saved before are simply "unchanged" the second time.
+    """
+
+    __tablename__ = "contract_import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str | None] = mapped_column(String(80), unique=True)  # None once the file is deleted
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default=ImportRunStatus.QUEUED, index=True)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    proposals: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    owner: Mapped[User | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return str(IMPORT_RUN_STATUS_LABELS[ImportRunStatus(self.status)])
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportRunStatus.DONE, ImportRunStatus.FAILED)

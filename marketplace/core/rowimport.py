@@ -131,11 +131,14 @@ def run_rows(
     checkpoint: Callable[[RowReport], None] | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
     progress: Callable[[int, RowReport], None] | None = None,
+    savepoints: bool = True,
 ) -> RowReport:
     """Run ``handle(line_number, row)`` on every row; see the module docstring for what is saved and when.
 
     ``report`` continues an earlier report (a resumed run). ``checkpoint(report)`` is called every
     ``checkpoint_every`` rows unless the run is all-or-nothing; the caller may commit there.
+    ``savepoints=False`` is for handlers that write nothing per row (they check rows and save a
+    whole batch at once afterwards, like the contract importer): no savepoint round trip per row.
     """
     report = report or RowReport()
     report.dry_run = dry_run
@@ -143,7 +146,7 @@ def run_rows(
     for number, row in rows:
         report.total += 1
         report.last_line = number
-        savepoint = db.session.begin_nested()
+        savepoint = db.session.begin_nested() if savepoints else _NoSavepoint()
         try:
             if isinstance(row, Exception):
                 raise row
@@ -177,6 +180,16 @@ def run_rows(
         else:
             whole.commit()
     return report
+
+
+class _NoSavepoint:
+    is_active = False
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
 
 
 def _reason(error: BaseException) -> str:

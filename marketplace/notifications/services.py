@@ -39,6 +39,7 @@ MESSAGES = {
     "strong_match_demand": _l("新发布的技术需求「%(title)s」与您的成果「%(mine)s」高度匹配（%(score)s 分）。"),
     "matches_found": _l("「%(title)s」已匹配到 %(count)s 条高度相关的信息，去看看吧。"),
     "saved_search_results": _l("您订阅的搜索「%(name)s」有 %(count)s 条新结果：%(titles)s"),
+    "contract_link_proposed": _l("登记的技术合同「%(title)s」（%(no)s）与您的撮合「%(deal)s」双方一致，是否关联？"),
 }
 
 
