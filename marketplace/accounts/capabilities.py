@@ -44,6 +44,8 @@ CAPABILITIES: dict[str, Grant] = {
     "user.manage": _grant(),
     "audit.read": _grant(),
     "admin.console": _grant(),
+    "stats.view": _grant(),
+    "stats.manage": _grant(),
 }
 
 

@@ -20,6 +20,9 @@ class Target(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[str] = mapped_column(String(20))  # "city" or a district code
     metric: Mapped[str] = mapped_column(String(20))  # "contract_amount" (成交额) or "tech_amount" (技术交易额)
+    # A district's figure is either its output (输出, sellers in the district) or its absorption (吸纳,
+    # buyers in it); the city's is all registered contracts whatever this says.
+    measure: Mapped[str] = mapped_column(String(20), default="output", server_default="output")
     year: Mapped[int] = mapped_column(Integer)
     value: Mapped[Decimal] = mapped_column(Money)  # 元
     baseline_year: Mapped[int | None] = mapped_column(Integer)
