@@ -54,6 +54,10 @@ def change(contract: TechContract, **fields) -> None:
 
 @pytest.fixture
 def fixture_contracts(app):
+    build_fixture_contracts()
+
+
+def build_fixture_contracts() -> None:
     """A dozen contracts; the totals the tests expect are worked out by hand in each test."""
     deal = Deal(title="海水提锂撮合")
     db.session.add(deal)

@@ -63,6 +63,7 @@ class TargetStatus:
     elapsed_days: int | None = None
     days_in_year: int | None = None
     projection: Decimal | None = None  # ytd ÷ elapsed_days × days_in_year
+    projection_year: int | None = None
     projected_gap: Decimal | None = None  # target − projection, when the target year is this year
     sources: dict[int, str] = field(default_factory=dict)
 
@@ -120,7 +121,7 @@ def evaluate(
         status.latest_value, status.latest_source = figure(status.latest_year)
 
     if current in platform and year >= current:
-        status.ytd = platform[current]
+        status.ytd, status.projection_year = platform[current], current
         status.elapsed_days = (today - date(current, 1, 1)).days + 1
         status.days_in_year = 366 if calendar.isleap(current) else 365
         status.projection = (status.ytd / status.elapsed_days * status.days_in_year).quantize(CENT, ROUND_HALF_UP)
