@@ -1,7 +1,7 @@
 """seed the plans' turnover targets and the city's published turnover series (data only)
 
 Revision ID: 0009_stats
-Revises: 0009_stats_measure
+Revises: 0009_stats_schema
 Create Date: 2026-12-07 21:30:00
 
 The rows are written out here (not imported from the application) so that this revision always
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_stats"
-down_revision = "0009_stats_measure"
+down_revision = "0009_stats_schema"
 branch_labels = None
 depends_on = None
 
