@@ -292,7 +292,9 @@ def test_target_ahead_in_its_own_year_projects_the_shortfall():
 def test_target_of_a_past_year_not_reached_shows_missed_by_how_much():
     status = targets.evaluate(Decimal(100), 2023, {2023: Decimal(70)}, {2022: Decimal(60)}, no_months, date(2025, 1, 1))
     assert status.state == targets.MISSED
-    assert status.gap == Decimal(30)
+    assert (status.gap, status.latest_year, status.latest_source) == (Decimal(30), 2023, "platform")
+    earlier_only = targets.evaluate(Decimal(100), 2023, {}, {2022: Decimal(60)}, no_months, date(2025, 1, 1))
+    assert (earlier_only.state, earlier_only.gap, earlier_only.latest_year) == ("missed", Decimal(40), 2022)
 
 
 def test_target_without_any_figure_says_no_data():

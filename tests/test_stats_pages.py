@@ -179,3 +179,18 @@ def test_published_figure_admin_rejects_duplicate_and_bad_value(app, admin_clien
     bad = admin_client.post("/stats/figures/new", data=data | {"year": "2022", "value_yi": "-3"})
     assert bad.status_code == 200 and db.session.query(PublishedFigure).count() == 1
     assert admin_client.post("/stats/figures/999/delete").status_code == 404
+
+
+def test_dashboard_target_ahead_card_states_gap_growth_and_projection_method(fixture_contracts, admin_client):
+    from datetime import date
+
+    from tests.test_stats import add_contract
+
+    this_year = date.today().year
+    add_contract("NOW1", date.today(), "3650000.00", "3650000.00", "laoshan", "laoshan")
+    db.session.add(Target(scope="laoshan", metric="contract_amount", measure="output", year=this_year + 1, value=YI))
+    db.session.commit()
+    html = admin_client.get("/stats/").get_data(as_text=True)
+    card = html.split('data-target-state="ahead"', 1)[1].split("</div>\n  </div>", 1)[0]
+    assert "距目标还差" in card and "需年均增长" in card
+    assert f"{this_year} 年末预测" in card and "预测方法" in card

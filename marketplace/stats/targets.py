@@ -54,7 +54,8 @@ class TargetStatus:
     crossed_source: str | None = None
     crossed_value: Decimal | None = None  # the year's (or year-to-date) figure that reached the target
     margin: Decimal | None = None  # crossed_value − target
-    latest_year: int | None = None  # the latest full year with a figure, up to the target year
+    # The latest full year with a figure up to the target year (missed: the target year's, if known).
+    latest_year: int | None = None
     latest_value: Decimal | None = None
     latest_source: str | None = None
     gap: Decimal | None = None  # target − latest_value (ahead), target − the target year's figure (missed)
@@ -135,7 +136,9 @@ def evaluate(
         if found is None and status.latest_value is None:
             return status
         status.state = MISSED
-        status.gap = value - (found[0] if found else status.latest_value)
+        if found is not None:
+            status.latest_year, (status.latest_value, status.latest_source) = year, found
+        status.gap = value - status.latest_value
         return status
     if status.latest_value is None and status.ytd is None:
         return status
