@@ -198,12 +198,12 @@ def top_parties(role: str, year: int, limit: int = 10) -> list[PartyTotal]:
     ]
 
 
-# A few per cent of contracts come from deals: read those through (deal_id, registered_on), not the
-# whole year. PostgreSQL's statistics choose that index; SQLite's planner takes (status, registered_on)
-# unless told, and SQLAlchemy renders no index hint for SQLite, hence this one statement in SQL.
+# A few per cent of contracts come from deals: read those through the partial index on their
+# registration dates, not the whole year. PostgreSQL's statistics choose it; SQLite's planner takes
+# (status, registered_on) unless told, and SQLAlchemy renders no index hint for SQLite, hence SQL here.
 _SQLITE_PLATFORM_IDS = text(
-    "SELECT id FROM tech_contracts INDEXED BY ix_tech_contracts_deal_id_registered_on"
-    " WHERE deal_id > 0 AND registered_on >= :start AND registered_on < :end AND status IN (:s1, :s2)"
+    "SELECT id FROM tech_contracts INDEXED BY ix_tech_contracts_platform_registered_on"
+    " WHERE deal_id IS NOT NULL AND registered_on >= :start AND registered_on < :end AND status IN (:s1, :s2)"
     " ORDER BY contract_amount DESC, id LIMIT :limit"
 )
 
@@ -223,7 +223,7 @@ def platform_contracts(year: int, limit: int = 20) -> list[TechContract]:
             TechContract.status.in_(counted),
             TechContract.registered_on >= start,
             TechContract.registered_on < end,
-            TechContract.deal_id > 0,
+            TechContract.deal_id.is_not(None),
         )
         .order_by(*order)
         .limit(limit)

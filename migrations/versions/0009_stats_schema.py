@@ -1,4 +1,4 @@
-"""turnover targets' district measure; yearly per-party roll-ups; index for contracts from platform deals
+"""turnover targets' district measure; yearly per-party roll-ups; partial index of contracts from platform deals
 
 Revision ID: 0009_stats_schema
 Revises: 0008
@@ -41,12 +41,18 @@ def upgrade():
         )
 
     with op.batch_alter_table("tech_contracts", schema=None) as batch_op:
-        batch_op.create_index("ix_tech_contracts_deal_id_registered_on", ["deal_id", "registered_on"], unique=False)
+        batch_op.create_index(
+            "ix_tech_contracts_platform_registered_on",
+            ["registered_on"],
+            unique=False,
+            sqlite_where=sa.text("deal_id IS NOT NULL"),
+            postgresql_where=sa.text("deal_id IS NOT NULL"),
+        )
 
 
 def downgrade():
     with op.batch_alter_table("tech_contracts", schema=None) as batch_op:
-        batch_op.drop_index("ix_tech_contracts_deal_id_registered_on")
+        batch_op.drop_index("ix_tech_contracts_platform_registered_on")
 
     with op.batch_alter_table("party_rollups", schema=None) as batch_op:
         batch_op.drop_index("ix_party_rollups_role_year_contract_amount")
