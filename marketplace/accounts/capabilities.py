@@ -46,6 +46,8 @@ CAPABILITIES: dict[str, Grant] = {
     "admin.console": _grant(),
     "contract.manage": _grant(),
     "contract.import": _grant(),
+    "stats.view": _grant(),
+    "stats.manage": _grant(),
 }
 
 

@@ -6,4 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from marketplace.stats import api, cli, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    cli.register(app)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from marketplace.contracts.models import COUNTED_STATUSES
 from marketplace.contracts.models import TechContract as C
 from marketplace.extensions import db
-from marketplace.stats.models import TurnoverRollup
+from marketplace.stats.models import PartyRollup, TurnoverRollup
 
 CENT = Decimal("0.01")
 
@@ -47,6 +47,9 @@ class ContractFacts:
     via_platform: str
     contract_amount: Decimal
     tech_amount: Decimal
+    # For the yearly per-party roll-ups (top sellers and buyers); "" adds to none.
+    seller_name: str = ""
+    buyer_name: str = ""
 
 
 def facts_of(contract) -> ContractFacts | None:
@@ -64,6 +67,8 @@ def facts_of(contract) -> ContractFacts | None:
         via_platform="deal" if contract.deal_id else "other",
         contract_amount=Decimal(contract.contract_amount),
         tech_amount=Decimal(contract.tech_amount),
+        seller_name=(contract.seller_name or "").strip()[:200],
+        buyer_name=(contract.buyer_name or "").strip()[:200],
     )
 
 
@@ -80,37 +85,56 @@ def record_change(before: ContractFacts | None, after: ContractFacts | None) -> 
 def apply(changes: Iterable[tuple[ContractFacts, int]]) -> None:
     """Add (sign=+1) or remove (sign=-1) each contract's facts; flushes, never commits."""
     totals: dict[tuple[str, str, int, int], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    parties: dict[tuple[str, int, str], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
     for facts, sign in changes:
         for dimension, attribute in ROLLUP_DIMENSIONS.items():
             key = "" if attribute is None else getattr(facts, attribute)
-            row = totals[(dimension, key, facts.year, facts.month)]
-            row[0] += sign
-            row[1] += sign * facts.contract_amount
-            row[2] += sign * facts.tech_amount
+            _add(totals[(dimension, key, facts.year, facts.month)], facts, sign)
+        for role, name in (("seller", facts.seller_name), ("buyer", facts.buyer_name)):
+            if name:
+                _add(parties[(role, facts.year, name)], facts, sign)
     rows = [
         {"dimension": d, "key": k, "year": y, "month": m, "count": c, "contract_amount": a, "tech_amount": t}
         for (d, k, y, m), (c, a, t) in totals.items()
         if c or a or t
     ]
-    if not rows:
+    party_rows = [
+        {"role": r, "year": y, "name": n, "count": c, "contract_amount": a, "tech_amount": t}
+        for (r, y, n), (c, a, t) in parties.items()
+        if c or a or t
+    ]
+    if not rows and not party_rows:
         return
     db.session.flush()
-    dialect = db.session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = TurnoverRollup.__table__
     # Sorted so that two transactions touching the same rows lock them in the same order (no deadlock).
     rows.sort(key=lambda r: (r["dimension"], r["key"], r["year"], r["month"]))
-    for start in range(0, len(rows), 500):
-        statement = upsert(table).values(rows[start : start + 500])
-        statement = statement.on_conflict_do_update(
-            index_elements=["dimension", "key", "year", "month"],
-            set_={
-                "count": table.c.count + statement.excluded.count,
-                "contract_amount": table.c.contract_amount + statement.excluded.contract_amount,
-                "tech_amount": table.c.tech_amount + statement.excluded.tech_amount,
-            },
-        )
-        db.session.execute(statement)
+    party_rows.sort(key=lambda r: (r["role"], r["year"], r["name"]))
+    _upsert(TurnoverRollup.__table__, rows, ["dimension", "key", "year", "month"])
+    _upsert(PartyRollup.__table__, party_rows, ["role", "year", "name"])
+
+
+def _add(row: list, facts: ContractFacts, sign: int) -> None:
+    row[0] += sign
+    row[1] += sign * facts.contract_amount
+    row[2] += sign * facts.tech_amount
+
+
+def _upsert(table, rows: list[dict], keys: list[str]) -> None:
+    """One compiled INSERT … ON CONFLICT DO UPDATE run for all rows (executemany; keys are unique)."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            "count": table.c.count + statement.excluded.count,
+            "contract_amount": table.c.contract_amount + statement.excluded.contract_amount,
+            "tech_amount": table.c.tech_amount + statement.excluded.tech_amount,
+        },
+    )
+    db.session.execute(statement, rows)
 
 
 def _dimension_expressions():
@@ -156,24 +180,57 @@ def stored_totals() -> dict[tuple[str, str, int, int], tuple[int, Decimal, Decim
     }
 
 
+def computed_party_totals() -> dict[tuple[str, int, str], tuple[int, Decimal, Decimal]]:
+    """What the per-party roll-ups should hold, aggregated in SQL from the contracts."""
+    year = extract("year", C.registered_on)
+    totals = {}
+    for role, column in (("seller", C.seller_name), ("buyer", C.buyer_name)):
+        name = func.substr(func.trim(column), 1, 200)
+        statement = (
+            select(name, year, func.count(), func.sum(C.contract_amount), func.sum(C.tech_amount))
+            .where(C.status.in_([str(s) for s in COUNTED_STATUSES]), C.registered_on.is_not(None), name != "")
+            .group_by(name, year)
+        )
+        for n, y, count, amount, tech in db.session.execute(statement):
+            totals[(role, int(y), n)] = (count, Decimal(amount).quantize(CENT), Decimal(tech).quantize(CENT))
+    return totals
+
+
+def stored_party_totals() -> dict[tuple[str, int, str], tuple[int, Decimal, Decimal]]:
+    rows = db.session.execute(select(PartyRollup))
+    return {
+        (r.role, r.year, r.name): (r.count, Decimal(r.contract_amount), Decimal(r.tech_amount))
+        for (r,) in rows
+        if r.count or r.contract_amount or r.tech_amount
+    }
+
+
 def verify() -> list[str]:
     """Differences between the roll-ups and the contracts they summarise; empty when they agree."""
-    computed, stored = computed_totals(), stored_totals()
     problems = []
-    for key in sorted(set(computed) | set(stored)):
-        if computed.get(key) != stored.get(key):
-            problems.append(f"{'/'.join(map(str, key))}: contracts {computed.get(key)} roll-up {stored.get(key)}")
+    for computed, stored in (
+        (computed_totals(), stored_totals()),
+        (computed_party_totals(), stored_party_totals()),
+    ):
+        for key in sorted(set(computed) | set(stored)):
+            if computed.get(key) != stored.get(key):
+                problems.append(f"{'/'.join(map(str, key))}: contracts {computed.get(key)} roll-up {stored.get(key)}")
     return problems
 
 
 def rebuild() -> int:
     """Replace every roll-up row with totals recomputed from the contracts; flushes, the caller commits."""
-
     db.session.execute(delete(TurnoverRollup))
+    db.session.execute(delete(PartyRollup))
     rows = [
         {"dimension": d, "key": k, "year": y, "month": m, "count": c, "contract_amount": a, "tech_amount": t}
         for (d, k, y, m), (c, a, t) in computed_totals().items()
     ]
-    for start in range(0, len(rows), 1000):
-        db.session.execute(insert(TurnoverRollup), rows[start : start + 1000])
-    return len(rows)
+    party_rows = [
+        {"role": r, "year": y, "name": n, "count": c, "contract_amount": a, "tech_amount": t}
+        for (r, y, n), (c, a, t) in computed_party_totals().items()
+    ]
+    for table, batch in ((TurnoverRollup, rows), (PartyRollup, party_rows)):
+        for start in range(0, len(batch), 1000):
+            db.session.execute(insert(table), batch[start : start + 1000])
+    return len(rows) + len(party_rows)
