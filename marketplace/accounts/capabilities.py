@@ -40,6 +40,14 @@ CAPABILITIES: dict[str, Grant] = {
     "listing.review": _grant(),
     "challenge.apply": Grant(frozenset({Role.RESEARCHER})),
     "match.follow": _grant(Role.BROKER),
+    # Any signed-in user who is not an admin may apply to be certified as a broker.
+    "broker.apply": Grant(frozenset(Role) - {Role.ADMIN}),
+    "broker.certify": _grant(),
+    # A suspended broker keeps the role; deals.permissions.is_active_broker also consults the profile.
+    "deal.work": _grant(Role.BROKER),
+    "deal.view_all": _grant(),
+    "deal.assign": _grant(),
+    "deal.create": _grant(Role.BROKER),
     "organisation.verify": _grant(),
     "user.manage": _grant(),
     "audit.read": _grant(),

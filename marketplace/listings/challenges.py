@@ -21,6 +21,7 @@ from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.listings import permissions
 from marketplace.listings.models import ApplicationStatus, ChallengeApplication, Demand
+from marketplace.listings.signals import challenge_winner_picked
 from marketplace.notifications.services import notify
 
 A = ApplicationStatus
@@ -169,6 +170,7 @@ def pick_winner(user, application: ChallengeApplication) -> None:
         other.status, other.decided_at = A.NOT_SELECTED, now
         audit.record(user, "challenge.not_selected", other, demand_id=demand.id)
         notify(other.applicant, "application_not_selected", link=_detail_link(demand), title=demand.title)
+    challenge_winner_picked.send(application, actor=user)
 
 
 def withdraw(user, application: ChallengeApplication) -> None:

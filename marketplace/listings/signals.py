@@ -10,3 +10,7 @@ from blinker import Namespace
 _signals = Namespace()
 
 listing_changed = _signals.signal("listing-changed")
+
+# Fires inside the transaction in which a challenge's owner picks the winning application
+# (sender: the ChallengeApplication, ``actor``: who picked it); deals listens to open a lead.
+challenge_winner_picked = _signals.signal("challenge-winner-picked")

@@ -20,7 +20,7 @@ MAX_MESSAGE_LENGTH = 5000
 EXCERPT_LENGTH = 60
 
 
-def _clean_body(body: str) -> str:
+def clean_body(body: str) -> str:
     body = (body or "").strip()
     if not body:
         raise ServiceError(_("请输入咨询内容"))
@@ -36,7 +36,7 @@ def send_inquiry(user, listing: Listing, body: str) -> InquiryThread:
         raise ServiceError(_("该信息由平台导入，暂无在线联系人，请通过页面上的联系方式沟通"))
     if listing_permissions.is_owner_side(user, listing):
         raise ServiceError(_("不能咨询自己发布的信息"))
-    body = _clean_body(body)
+    body = clean_body(body)
     thread = db.session.scalar(
         select(InquiryThread).where(InquiryThread.listing_id == listing.id, InquiryThread.asker_id == user.id)
     )
@@ -59,7 +59,7 @@ def send_inquiry(user, listing: Listing, body: str) -> InquiryThread:
 
 def reply(user, thread: InquiryThread, body: str) -> InquiryMessage:
     require(thread.involves(user))
-    message = _add_message(thread, user, _clean_body(body))
+    message = _add_message(thread, user, clean_body(body))
     notify(
         thread.other_party(user),
         "inquiry_reply",

@@ -40,6 +40,17 @@ MESSAGES = {
     "matches_found": _l("「%(title)s」已匹配到 %(count)s 条高度相关的信息，去看看吧。"),
     "saved_search_results": _l("您订阅的搜索「%(name)s」有 %(count)s 条新结果：%(titles)s"),
     "contract_link_proposed": _l("登记的技术合同「%(title)s」（%(no)s）与您的撮合「%(deal)s」双方一致，是否关联？"),
+    "broker_applied": _l("%(name)s 申请认证为技术经纪人，请审核。"),
+    "broker_certified": _l("您已通过技术经纪人认证，可以认领和推进撮合。"),
+    "broker_rejected": _l("您的技术经纪人认证申请未通过。原因：%(reason)s"),
+    "broker_suspended": _l("您的技术经纪人资格已暂停。原因：%(reason)s"),
+    "broker_reinstated": _l("您的技术经纪人资格已恢复。"),
+    "deal_assigned": _l("撮合「%(title)s」已交由您负责。"),
+    "deal_stage": _l("撮合「%(title)s」进入「%(stage)s」阶段。"),
+    "deal_introduced": _l("技术经纪人 %(broker)s 邀请您参与撮合「%(title)s」的三方对接。"),
+    "deal_message": _l("%(sender)s 在撮合「%(title)s」中留言：%(excerpt)s"),
+    "deal_document": _l("%(sender)s 在撮合「%(title)s」中上传了文件「%(filename)s」。"),
+    "deal_reminder": _l("撮合「%(title)s」的下一步「%(step)s」已于 %(date)s 到期。"),
 }
 
 
