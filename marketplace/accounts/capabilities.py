@@ -40,6 +40,8 @@ CAPABILITIES: dict[str, Grant] = {
     "listing.review": _grant(),
     "challenge.apply": Grant(frozenset({Role.RESEARCHER})),
     "match.follow": _grant(Role.BROKER),
+    "deal.pipeline": _grant(Role.BROKER),
+    "reward.manage": _grant(),
     "organisation.verify": _grant(),
     "user.manage": _grant(),
     "audit.read": _grant(),

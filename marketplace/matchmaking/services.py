@@ -15,6 +15,7 @@ from marketplace.core import audit
 from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.core.retry import next_attempt_after
+from marketplace.deals.models import LOSS_REASON_LABELS, Deal, DealStage
 from marketplace.discovery import matching
 from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
@@ -187,6 +188,26 @@ def pair_queue(status: str = PairStatus.NEW, industry: str | None = None, min_sc
 def status_counts() -> dict[str, int]:
     statement, _demand, _achievement = _between_published(select(MatchPair.status, func.count()))
     return {status: count for status, count in db.session.execute(statement.group_by(MatchPair.status))}
+
+
+def misses() -> dict:
+    """Where matching did not lead to a deal: dismissed pairs (a free-text note only, so a count) and
+    deals ended (终止) by coded reason, most frequent first."""
+    dismissed = db.session.scalar(
+        select(func.count()).select_from(MatchPair).where(MatchPair.status == PairStatus.DISMISSED)
+    )
+    rows = db.session.execute(
+        select(Deal.loss_reason, func.count()).where(Deal.stage == DealStage.LOST).group_by(Deal.loss_reason)
+    )
+    lost: dict[str, int] = {}
+    for reason, count in rows:
+        code = reason if reason in LOSS_REASON_LABELS else "other"
+        lost[code] = lost.get(code, 0) + count
+    return {
+        "dismissed": dismissed or 0,
+        "lost": sorted(((LOSS_REASON_LABELS[code], code, n) for code, n in lost.items()), key=lambda row: -row[2]),
+        "lost_total": sum(lost.values()),
+    }
 
 
 PAIR_ACTIONS = {"follow": PairStatus.FOLLOWING, "dismiss": PairStatus.DISMISSED, "reopen": PairStatus.NEW}

@@ -34,6 +34,7 @@ def dashboard():
         industry=industry,
         min_score=min_score,
         counts=services.status_counts(),
+        misses=services.misses(),
         status_labels=PAIR_STATUS_LABELS,
         score_floors=SCORE_FLOORS,
         reasons={pair.id: [describe(Reason(**reason)) for reason in pair.reasons or []] for pair in page.items},
