@@ -60,6 +60,7 @@ PAGINATED = [
     ("admin", "/admin/organisations"),
     ("admin", "/admin/users"),
     ("admin", "/admin/audit"),
+    ("broker", "/deals/pipeline/table"),
 ]
 
 

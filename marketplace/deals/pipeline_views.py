@@ -111,7 +111,8 @@ PIPELINE_HEADERS = (
 )
 
 
-@bp.route("/deals/pipeline/export.<any(xlsx, csv):fmt>")
+@bp.route("/deals/pipeline/export.xlsx", defaults={"fmt": "xlsx"})
+@bp.route("/deals/pipeline/export.csv", defaults={"fmt": "csv"})
 @capability_required("deal.pipeline")
 def pipeline_export(fmt: str):
     filters = pipeline.Filters.from_args(request.args, current_user)
@@ -152,7 +153,8 @@ def rewards_list():
     )
 
 
-@bp.route("/deals/rewards/export.<any(xlsx, csv):fmt>")
+@bp.route("/deals/rewards/export.xlsx", defaults={"fmt": "xlsx"})
+@bp.route("/deals/rewards/export.csv", defaults={"fmt": "csv"})
 @capability_required("deal.pipeline")
 def rewards_export(fmt: str):
     year, broker_id, _years = _reward_scope()

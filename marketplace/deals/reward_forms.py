@@ -26,7 +26,7 @@ def _within(low: Decimal, high: Decimal, message):
 class RewardPolicyForm(FlaskForm):
     name = StringField(_l("政策名称"), validators=[DataRequired(), Length(max=120)])
     rate_percent = DecimalField(
-        _l("奖励比例（技术交易额的 %）"),
+        _l("奖励比例（占技术交易额的百分比）"),
         validators=[DataRequired(), _within(Decimal("0.01"), Decimal("100"), _l("比例应在 0.01 到 100 之间"))],
         places=2,
     )
