@@ -357,3 +357,18 @@ def test_matchmaking_dashboard_counts_dismissed_pairs_and_lost_reasons(client, w
     assert 'data-figure="dismissed">2<' in page
     assert '<tr data-reason="price"><td>价格未谈拢</td><td class="text-end fw-semibold">2</td>' in page
     assert '<tr data-reason="no_response"><td>对方无回应</td><td class="text-end fw-semibold">1</td>' in page
+
+
+def test_pipeline_query_for_researcher_refused_with_message(world):
+    from marketplace.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="技术经纪人"):
+        pipeline.deal_query(make_user(Role.RESEARCHER), pipeline.Filters())
+
+
+def test_pipeline_pages_in_english(client, world):
+    login(client, world["mine"])
+    board = client.get("/deals/pipeline?lang=en").get_data(as_text=True)
+    assert "Deal pipeline" in board and "How these figures are computed" in board
+    table = client.get("/deals/pipeline/table?lang=en").get_data(as_text=True)
+    assert "Days in stage" in table

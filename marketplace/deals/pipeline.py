@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from statistics import median
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -93,12 +94,10 @@ def broker_is_certified(user) -> bool:
 
 def scoped(user, statement: Select) -> Select:
     """``statement`` over deals narrowed to those ``user`` may see in the pipeline."""
-    if user is None or not user.is_authenticated:
-        raise PermissionDenied("")
+    if user is None or not user.is_authenticated or user.role not in (Role.ADMIN, Role.BROKER):
+        raise PermissionDenied(_("只有技术经纪人和管理员可以查看撮合管道"))
     if _is_admin(user):
         return statement
-    if user.role != Role.BROKER:
-        raise PermissionDenied("")
     if broker_is_certified(user):
         return statement.where(or_(Deal.broker_id == user.id, Deal.broker_id.is_(None)))
     return statement.where(Deal.broker_id == user.id)
