@@ -351,12 +351,18 @@ def test_matchmaking_dashboard_counts_dismissed_pairs_and_lost_reasons(client, w
             MatchPair(demand=make_listing("demand"), achievement=make_listing("achievement"), score=80, status=status)
         )
     db.session.commit()
-    make_deal("又一个价格问题", DealStage.LOST, loss_reason="price")
+    make_deal("又一个价格问题", DealStage.LOST, loss_reason="price", source="pair", source_id=1)
     login(client, world["mine"])
     page = client.get("/matchmaking/").get_data(as_text=True)
     assert 'data-figure="dismissed">2<' in page
-    assert '<tr data-reason="price"><td>价格未谈拢</td><td class="text-end fw-semibold">2</td>' in page
-    assert '<tr data-reason="no_response"><td>对方无回应</td><td class="text-end fw-semibold">1</td>' in page
+    price = (
+        '<tr data-reason="price"><td>价格未谈拢</td><td class="text-end fw-semibold">2</td><td class="text-end">1</td>'
+    )
+    assert price in page
+    silent = (
+        '<tr data-reason="no_response"><td>对方无回应</td><td class="text-end fw-semibold">1</td><td class="text-end">0'
+    )
+    assert silent in page
 
 
 def test_pipeline_query_for_researcher_refused_with_message(world):
