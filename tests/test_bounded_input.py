@@ -61,6 +61,7 @@ PAGINATED = [
     ("admin", "/admin/users"),
     ("admin", "/admin/audit"),
     ("admin", "/admin/contracts/"),
+    ("broker", "/deals/pipeline/table"),
 ]
 
 

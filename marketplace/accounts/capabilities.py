@@ -48,6 +48,8 @@ CAPABILITIES: dict[str, Grant] = {
     "deal.view_all": _grant(),
     "deal.assign": _grant(),
     "deal.create": _grant(Role.BROKER),
+    "deal.pipeline": _grant(Role.BROKER),
+    "reward.manage": _grant(),
     "organisation.verify": _grant(),
     "user.manage": _grant(),
     "audit.read": _grant(),

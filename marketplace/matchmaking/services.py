@@ -8,7 +8,7 @@ from itertools import groupby
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from marketplace.accounts.permissions import require
@@ -17,6 +17,7 @@ from marketplace.core.errors import ServiceError
 from marketplace.core.links import path_for
 from marketplace.core.models import utcnow
 from marketplace.core.retry import next_attempt_after
+from marketplace.deals.models import LOSS_REASON_LABELS, Deal, DealStage, LeadSource
 from marketplace.discovery import matching
 from marketplace.discovery.models import SearchOutbox
 from marketplace.extensions import db
@@ -189,6 +190,31 @@ def pair_queue(status: str = PairStatus.NEW, industry: str | None = None, min_sc
 def status_counts() -> dict[str, int]:
     statement, _demand, _achievement = _between_published(select(MatchPair.status, func.count()))
     return {status: count for status, count in db.session.execute(statement.group_by(MatchPair.status))}
+
+
+def misses() -> dict:
+    """Where matching did not lead to a contract: dismissed pairs (they carry a free-text note only,
+    so a count) and deals ended (终止) by coded reason, all deals and those started from a pair,
+    most frequent first."""
+    dismissed = db.session.scalar(
+        select(func.count()).select_from(MatchPair).where(MatchPair.status == PairStatus.DISMISSED)
+    )
+    from_pair = func.sum(case((Deal.source == LeadSource.PAIR, 1), else_=0))
+    rows = db.session.execute(
+        select(Deal.loss_reason, func.count(), from_pair).where(Deal.stage == DealStage.LOST).group_by(Deal.loss_reason)
+    )
+    lost: dict[str, list[int]] = {}
+    for reason, count, pairs in rows:
+        totals = lost.setdefault(reason if reason in LOSS_REASON_LABELS else "other", [0, 0])
+        totals[0], totals[1] = totals[0] + count, totals[1] + int(pairs or 0)
+    return {
+        "dismissed": dismissed or 0,
+        "lost": sorted(
+            ((LOSS_REASON_LABELS[code], code, total, pairs) for code, (total, pairs) in lost.items()),
+            key=lambda row: (-row[2], row[1]),
+        ),
+        "lost_total": sum(total for total, _pairs in lost.values()),
+    }
 
 
 PAIR_ACTIONS = {"follow": PairStatus.FOLLOWING, "dismiss": PairStatus.DISMISSED, "reopen": PairStatus.NEW}

@@ -36,6 +36,7 @@ def dashboard():
         counts=services.status_counts(),
         dismiss_reasons=DISMISS_REASON_LABELS,
         dismissed_by_reason=services.dismissed_by_reason(),
+        misses=services.misses(),
         status_labels=PAIR_STATUS_LABELS,
         score_floors=SCORE_FLOORS,
         reasons={pair.id: [describe(Reason(**reason)) for reason in pair.reasons or []] for pair in page.items},
