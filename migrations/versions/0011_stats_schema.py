@@ -1,7 +1,7 @@
 """turnover targets' district measure; yearly per-party roll-ups; partial index of contracts from platform deals
 
-Revision ID: 0009_stats_schema
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 21:30:00
 
 Schema only; 0009_stats (after this one) seeds the targets. party_rollups starts empty: 0008 is
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0009_stats_schema"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """seed the plans' turnover targets and the city's published turnover series (data only)
 
-Revision ID: 0009_stats
-Revises: 0009_stats_schema
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 21:30:00
 
 The rows are written out here (not imported from the application) so that this revision always
@@ -15,8 +15,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_stats"
-down_revision = "0009_stats_schema"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """contract import runs: registration files uploaded by admins, run by the contract-imports job
 
-Revision ID: 0009_contracts
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 21:10:50.379347
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = "0009_contracts"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
