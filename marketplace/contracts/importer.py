@@ -45,7 +45,7 @@ from marketplace.stats import rollup
 
 __all__ = ["BATCH_SIZE", "ImportFileError", "ImportResult", "import_file", "insert_contracts"]
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000  # rows per bulk insert, roll-up update and commit: fewer, larger statements import faster
 
 
 def _reject(reason: str, number: str) -> RowRejected:

@@ -6,7 +6,7 @@ passed long ago, while the West Coast New Area (huangdao) — about 11 % of the 
 clearly below its 100 亿 target. Amounts are heavy-tailed: most contracts between 10 万 and 500 万,
 and a few very large ones carry the rest of the year's total. Deterministic (a seeded generator),
 idempotent (nothing happens once demo contracts exist) and fast: the importer's bulk path
-(``importer.insert_contracts``: one insert and one roll-up update per 1,000 rows).
+(``importer.insert_contracts``: one insert and one roll-up update per batch).
 
 Call ``seed_contracts(echo)`` from ``flask demo seed`` after the organisations exist.
 """
@@ -30,7 +30,7 @@ from marketplace.extensions import db
 DATA = Path(__file__).parent / "data"
 SEED = 16
 PER_YEAR = 2000
-BATCH = 1000
+BATCH = 5000
 DEMO_NOTE = "demo"
 YI = Decimal(100_000_000)
 WAN = Decimal(10_000)
