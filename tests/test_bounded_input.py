@@ -60,6 +60,9 @@ PAGINATED = [
     ("admin", "/admin/organisations"),
     ("admin", "/admin/users"),
     ("admin", "/admin/audit"),
+    ("broker", "/deals/mine"),  # /deals/pool shares deals/list.html
+    ("admin", "/admin/brokers"),
+    ("anonymous", "/brokers"),
 ]
 
 
