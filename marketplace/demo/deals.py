@@ -225,7 +225,9 @@ def _stage(
         if next_stage == DealStage.LOST:
             detail["reason"] = reason
             deal.loss_reason = reason
-        db.session.add(DealEvent(deal=deal, actor_id=actor.id, kind=DealEventKind.STAGE, detail=detail, created_at=when))
+        db.session.add(
+            DealEvent(deal=deal, actor_id=actor.id, kind=DealEventKind.STAGE, detail=detail, created_at=when)
+        )
         deal.stage, deal.stage_changed_at, previous = next_stage, when, next_stage
         if next_stage in (DealStage.WON, DealStage.LOST):
             deal.closed_at = when
