@@ -62,6 +62,9 @@ PAGINATED = [
     ("admin", "/admin/audit"),
     ("admin", "/admin/contracts/"),
     ("broker", "/deals/pipeline/table"),
+    ("broker", "/deals/mine"),  # /deals/pool shares deals/list.html
+    ("admin", "/admin/brokers"),
+    ("anonymous", "/brokers"),
 ]
 
 

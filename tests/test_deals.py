@@ -366,3 +366,29 @@ def test_reminders_job_is_registered(app):
     from marketplace.jobs.registry import registered_jobs
 
     assert "deal-reminders" in [job.name for job in registered_jobs(app)]
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_seed_deals_every_stage_and_source_idempotent(runner):
+    from sqlalchemy import select
+
+    from marketplace.accounts.models import User
+    from marketplace.deals.models import BrokerProfile, Deal
+    from marketplace.demo.deals import seed_deals
+    from marketplace.demo.seed import ACCOUNTS, demo_email
+
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    users = {local: db.session.scalar(select(User).where(User.email == demo_email(local))) for local, *_ in ACCOUNTS}
+    lines = []
+    assert seed_deals(users, echo=lines.append) is True
+    db.session.commit()
+    deals = db.session.scalars(select(Deal)).all()
+    assert {deal.stage for deal in deals} == set(DealStage)
+    assert {deal.source for deal in deals} == {"pair", "inquiry", "challenge", "manual"}
+    certified = db.session.scalars(select(BrokerProfile).where(BrokerProfile.status == BrokerStatus.CERTIFIED)).all()
+    assert len(certified) == 4 and any(deal.broker_id is None for deal in deals)
+    assert all(deal.events for deal in deals)
+    assert seed_deals(users, echo=lines.append) is False
+    assert len(db.session.scalars(select(Deal)).all()) == len(deals)

@@ -19,6 +19,7 @@ from marketplace.deals import permissions, services
 from marketplace.deals.models import Deal, DealEvent, DealEventKind, DealParticipant, DealStage, ParticipantSide
 from marketplace.extensions import db
 from marketplace.messaging.services import EXCERPT_LENGTH, clean_body
+from marketplace.notifications.services import notify
 
 
 def default_participants(deal: Deal) -> dict[str, User | None]:
@@ -77,7 +78,7 @@ def introduce(user, deal: Deal, buyer: User | None, seller: User | None, body: s
         _add_message(user, deal, clean_body(text))
     audit.record(user, "deal.introduced", deal, buyer_id=buyer.id, seller_id=seller.id)
     for person in (buyer, seller):
-        services.notify(person, "deal_introduced", link=services.deal_link(deal), title=deal.title, broker=user.name)
+        notify(person, "deal_introduced", link=services.deal_link(deal), title=deal.title, broker=user.name)
     if deal.stage == DealStage.LEAD:
         services.change_stage(user, deal, DealStage.INTRODUCED)
 

@@ -71,7 +71,7 @@ def mine():
     scopes = []
     if permissions.is_admin(current_user):
         scopes.append(("all", _("全部撮合")))
-    if permissions.is_active_broker(current_user) or current_user.role == "broker":
+    if permissions.is_active_broker(current_user):
         scopes.append(("broker", _("我负责的")))
     scopes.append(("participant", _("我参与的")))
     codes = [code for code, _label in scopes]
