@@ -75,6 +75,7 @@ SORTS = {
     "changed": Deal.stage_changed_at,
 }
 DEFAULT_SORT = "-created"
+BOARD_PER_STAGE = 30
 
 
 def _is_admin(user) -> bool:
@@ -182,8 +183,8 @@ def deal_query(user, filters: Filters, now: datetime | None = None) -> Select:
     ).order_by(*order)
 
 
-def board(user, filters: Filters, per_stage: int = 30, now: datetime | None = None) -> dict[str, list[Deal]]:
-    """Up to ``per_stage`` open deals per stage, the overdue and oldest-changed first."""
+def board(user, filters: Filters, now: datetime | None = None) -> dict[str, list[Deal]]:
+    """Up to BOARD_PER_STAGE open deals per stage, the overdue and oldest-changed first (the table has the rest)."""
     columns: dict[str, list[Deal]] = {}
     for stage in OPEN_STAGES:
         if filters.stage and filters.stage != stage:
@@ -192,7 +193,7 @@ def board(user, filters: Filters, per_stage: int = 30, now: datetime | None = No
         statement = _filtered(scoped(user, select(Deal)), replace(filters, stage=None), now).where(Deal.stage == stage)
         statement = statement.options(selectinload(Deal.buyer_org), selectinload(Deal.seller_org))
         statement = statement.order_by(Deal.next_step_on.is_(None), Deal.next_step_on, Deal.stage_changed_at, Deal.id)
-        columns[stage] = list(db.session.scalars(statement.limit(per_stage)))
+        columns[stage] = list(db.session.scalars(statement.limit(BOARD_PER_STAGE)))
     return columns
 
 
