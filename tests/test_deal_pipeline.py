@@ -378,3 +378,30 @@ def test_pipeline_pages_in_english(client, world):
     assert "Deal pipeline" in board and "How these figures are computed" in board
     table = client.get("/deals/pipeline/table?lang=en").get_data(as_text=True)
     assert "Days in stage" in table
+
+
+def test_sort_by_stage_follows_pipeline_order(world):
+    admin = make_user(Role.ADMIN, org=None)
+    filters = pipeline.Filters.from_args(MultiDict({"sort": "stage"}), admin)
+    stages = [d.stage for d in db.session.scalars(pipeline.deal_query(admin, filters))]
+    assert stages == ["lead", "negotiating", "won", "lost", "lost"]
+
+
+def test_board_full_column_links_to_table_with_filters(client, world, monkeypatch):
+    for n in range(3):
+        make_deal(f"批量线索{n}", broker_id=world["mine"].id, industry="new_materials")
+    monkeypatch.setattr(pipeline, "BOARD_PER_STAGE", 2)
+    login(client, world["mine"])
+    page = client.get("/deals/pipeline?industry=new_materials").get_data(as_text=True)
+    assert page.count('class="card shadow-sm mb-2 deal-card"') == 2
+    assert "查看全部 4 个" in page
+    assert "/deals/pipeline/table?industry=new_materials&amp;stage=lead" in page
+
+
+def test_export_formula_like_title_neutralised(client, world):
+    make_deal('=HYPERLINK("http://x")', broker_id=world["mine"].id)
+    login(client, world["mine"])
+    rows = list(csv.reader(io.StringIO(client.get("/deals/pipeline/export.csv").data.decode("utf-8-sig"))))
+    assert '\'=HYPERLINK("http://x")' in [row[1] for row in rows]
+    sheet = load_workbook(io.BytesIO(client.get("/deals/pipeline/export.xlsx").data)).active
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.roles import OrgKind, Role, Verification
 from marketplace.alerts.services import save_search
 from marketplace.core.models import utcnow
+from marketplace.deals.models import RewardPolicy
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.interchange import import_lines
@@ -81,6 +83,7 @@ def seed(echo=print) -> bool:
     _assign_owners(contacts)
     _lifecycle_examples(users)
     _activity(users)
+    _reward_policy()
     db.session.commit()
     echo(f"demo accounts ({DEMO_PASSWORD}): " + ", ".join(demo_email(a[0]) for a in ACCOUNTS))
     return True
@@ -267,3 +270,18 @@ def _activity(users) -> None:
     save_search(researcher, "demand", {"challenge": "1"})
     for admin_notice in db.session.scalars(select(Listing).where(Listing.status == ListingStatus.SUBMITTED)):
         notify(users["admin"], "listing_submitted", link=None, email=False, title=admin_notice.title)
+
+
+def _reward_policy() -> None:
+    """A broker reward policy, so the rewards page computes something for the demo's contracts (an
+    example of the shape, not a real city policy)."""
+    db.session.add(
+        RewardPolicy(
+            name="技术经纪人奖励（示例）",
+            rate=Decimal("0.0100"),
+            cap_per_contract=Decimal("100000.00"),
+            cap_per_broker_year=Decimal("300000.00"),
+            valid_from=date(2020, 1, 1),
+            note="技术交易额的 1%，单份合同不超过 10 万元，每名经纪人每年不超过 30 万元。",
+        )
+    )
