@@ -18,8 +18,11 @@ from sqlalchemy import select
 from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.roles import OrgKind, Role, Verification
 from marketplace.alerts.services import save_search
-from marketplace.core.models import utcnow
-from marketplace.deals.models import RewardPolicy
+from marketplace.contracts import services as contracts
+from marketplace.core.models import as_utc, utcnow
+from marketplace.deals.models import Deal, DealStage, RewardPolicy
+from marketplace.demo.contracts import seed_contracts
+from marketplace.demo.deals import seed_deals
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.listings.interchange import import_lines
@@ -84,6 +87,10 @@ def seed(echo=print) -> bool:
     _lifecycle_examples(users)
     _activity(users)
     _reward_policy()
+    db.session.commit()
+    seed_deals(users, echo=echo)
+    seed_contracts(echo)
+    _contracts_of_demo_deals(users["admin"])
     db.session.commit()
     echo(f"demo accounts ({DEMO_PASSWORD}): " + ", ".join(demo_email(a[0]) for a in ACCOUNTS))
     return True
@@ -285,3 +292,17 @@ def _reward_policy() -> None:
             note="技术交易额的 1%，单份合同不超过 10 万元，每名经纪人每年不超过 30 万元。",
         )
     )
+
+
+def _contracts_of_demo_deals(admin: User) -> None:
+    """Deals past signing get their contract through the contracts services, registered a few weeks
+    after the deal reached its stage: the dashboard's "through the platform" figures and the broker
+    rewards then have something to show."""
+    stages = (DealStage.REGISTERED, DealStage.PERFORMING, DealStage.WON)
+    deals = db.session.scalars(select(Deal).where(Deal.stage.in_(stages)).order_by(Deal.id))
+    for number, deal in enumerate(deals, start=1):
+        if deal.contracts:
+            continue
+        signed_on = as_utc(deal.stage_changed_at).date() - timedelta(days=40)
+        contract = contracts.create_from_deal(admin, deal, {"signed_on": signed_on})
+        contracts.register(admin, contract, f"2026370299{number:06d}", signed_on + timedelta(days=21))
