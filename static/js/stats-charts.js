@@ -39,7 +39,7 @@ document.addEventListener("DOMContentLoaded", () => {
         data: section.labels,
         axisLabel: { interval: 0, rotate: many ? 40 : 0, fontSize: 11 },
       },
-      yAxis: { type: "value", name: "万元", axisLabel: { fontSize: 11 } },
+      yAxis: { type: "value", name: names.unit, axisLabel: { fontSize: 11 } },
       series,
     });
     charts.push(chart);
