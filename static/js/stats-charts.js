@@ -1,9 +1,9 @@
-// Turnover dashboard: draw each section's chart from the JSON block #stats-data (amounts in 万元).
+// Turnover dashboard: draw each section's chart from the JSON in #stats-data's data-stats (amounts in 万元).
 // The table beside each chart carries the same numbers; without JavaScript the tables remain.
 document.addEventListener("DOMContentLoaded", () => {
   const source = document.getElementById("stats-data");
   if (!source || typeof echarts === "undefined") return;
-  const data = JSON.parse(source.textContent);
+  const data = JSON.parse(source.dataset.stats);
   const names = data.names;
   const charts = [];
   const toNumber = (values) => (values || []).map((value) => (value === null ? null : Number(value)));
