@@ -158,3 +158,29 @@ def _upsert_postgresql(table, rows: list[dict], keys: list[str]) -> None:
         f" tech_amount = {name}.tech_amount + EXCLUDED.tech_amount"
     )
     db.session.execute(statement, {column: [row[column] for row in rows] for column in columns})
+
+
+def rebuild(batch_size: int = 5000) -> int:
+    """Recompute every roll-up from the counted contracts (repair, or backfill after a restore); flushes.
+
+    Returns how many contracts were counted. The caller commits once, so readers never see it half done.
+    """
+    from sqlalchemy import delete, select
+
+    from marketplace.contracts.models import COUNTED_STATUSES, TechContract
+
+    db.session.execute(delete(TurnoverRollup))
+    db.session.execute(delete(PartyRollup))
+    counted = 0
+    batch: list[tuple[ContractFacts, int]] = []
+    statement = select(TechContract).where(TechContract.status.in_([str(status) for status in COUNTED_STATUSES]))
+    for contract in db.session.scalars(statement.execution_options(yield_per=batch_size)):
+        facts = facts_of(contract)
+        if facts is not None:
+            batch.append((facts, 1))
+            counted += 1
+        if len(batch) >= batch_size:
+            apply(batch)
+            batch = []
+    apply(batch)
+    return counted
