@@ -122,11 +122,20 @@ def _facts(row: dict) -> rollup.ContractFacts:
     )
 
 
+SPLIT = {"contracts": 0.0, "roll-ups": 0.0, "commit": 0.0}
+
+
 def insert_contracts(rows: list[dict]) -> None:
     """One batch: the rows and their roll-ups in one transaction, as the importer does per batch."""
+    started = time.perf_counter()
     db.session.execute(insert(TechContract.__table__), rows)
+    SPLIT["contracts"] += time.perf_counter() - started
+    started = time.perf_counter()
     rollup.apply((_facts(row), 1) for row in rows)
+    SPLIT["roll-ups"] += time.perf_counter() - started
+    started = time.perf_counter()
     db.session.commit()
+    SPLIT["commit"] += time.perf_counter() - started
 
 
 def _percentile(samples: list[float], fraction: float) -> float:
@@ -180,6 +189,7 @@ def main() -> int:
             insert_contracts(rows[start : start + args.batch])
         elapsed = time.perf_counter() - started
         print(f"inserted {len(rows):,} contracts with roll-ups in {elapsed:.1f} s: {len(rows) / elapsed:,.0f} rows/s")
+        print("  time spent: " + ", ".join(f"{part} {seconds:.1f} s" for part, seconds in SPLIT.items()))
         del rows
         if dialect == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -319,3 +319,22 @@ def test_seed_targets_command_is_idempotent(app, runner):
     assert db.session.query(PublishedFigure).filter_by(year=2024).one().value == Decimal("709.58") * YI
     status = targets.status_of(city, today=date(2025, 6, 30))
     assert status.state == "passed" and status.crossed_year == 2024
+
+
+def test_rebuild_rollups_repairs_drifted_totals(fixture_contracts, runner):
+    from marketplace.stats.models import PartyRollup, TurnoverRollup
+
+    db.session.query(TurnoverRollup).filter_by(dimension="all", year=2024).update({"count": 99})
+    db.session.query(PartyRollup).delete()
+    db.session.commit()
+    # Six monthly rows for 2024: February's is there at zero since R8 was cancelled.
+    assert queries.turnover_json("year", 2024)["2024"]["count"] == 99 * 6
+    result = runner.invoke(args=["stats", "rebuild-rollups"])
+    assert result.exit_code == 0 and result.output.strip() == "counted 10 contracts"
+    assert queries.turnover_json("year") == {
+        "2022": t(1, "1234.56", "1000.00"),
+        "2023": t(2, "750000.01", "650000.01"),
+        "2024": t(6, "4373456.78", "3273456.78"),
+        "2025": t(1, "88888.88", "0.00"),
+    }
+    assert queries.top_parties("seller", 2024)[0].contract_amount == Decimal("2500000.00")

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from marketplace.extensions import db
-from marketplace.stats import queries, targets
+from marketplace.stats import queries, rollup, targets
 
 stats_cli = AppGroup("stats", help="Technology-contract turnover statistics and targets.")
 
@@ -43,6 +43,25 @@ def seed_targets_command() -> None:
     added = targets.seed_defaults()
     db.session.commit()
     click.echo(f"added {added}")
+
+
+@stats_cli.command("rebuild-rollups")
+def rebuild_rollups_command() -> None:
+    """Recompute the monthly and per-party roll-ups from the registered contracts, in one transaction."""
+    counted = rollup.rebuild()
+    db.session.commit()
+    click.echo(f"counted {counted} contracts")
+
+
+@stats_cli.command("verify-rollups")
+def verify_rollups_command() -> None:
+    """Compare the roll-ups with totals aggregated in SQL straight from the contracts; exit 1 on any difference."""
+    problems = rollup.verify()
+    for problem in problems:
+        click.echo(problem, err=True)
+    click.echo(f"{len(problems)} differences")
+    if problems:
+        raise SystemExit(1)
 
 
 def register(app: Flask) -> None:

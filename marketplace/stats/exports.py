@@ -125,6 +125,7 @@ def chart_data(sections: list[Section]) -> dict:
         "contract": _("成交额（万元）"),
         "tech": _("技术交易额（万元）"),
         "published": _("公布成交额（万元）"),
+        "unit": _("万元"),
     }
     return {
         "names": series_names,

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, delete, extract, func, insert, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, delete, extract, func, literal, select, text
+from sqlalchemy.dialects import sqlite
 
 from marketplace.contracts.models import COUNTED_STATUSES
 from marketplace.contracts.models import TechContract as C
@@ -119,13 +119,19 @@ def _add(row: list, facts: ContractFacts, sign: int) -> None:
     row[2] += sign * facts.tech_amount
 
 
+_INTEGER_COLUMNS = {"year", "month", "count"}
+_MONEY_COLUMNS = {"contract_amount", "tech_amount"}
+
+
 def _upsert(table, rows: list[dict], keys: list[str]) -> None:
-    """One compiled INSERT … ON CONFLICT DO UPDATE run for all rows (executemany; keys are unique)."""
+    """Add ``rows`` to ``table``'s totals: insert a missing row, add to an existing one."""
     if not rows:
         return
-    dialect = db.session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = upsert(table)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _upsert_postgresql(table, rows, keys)
+        return
+    # SQLite runs in-process: one compiled statement executed for every row is fast enough.
+    statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=keys,
         set_={
@@ -135,6 +141,49 @@ def _upsert(table, rows: list[dict], keys: list[str]) -> None:
         },
     )
     db.session.execute(statement, rows)
+
+
+def _upsert_postgresql(table, rows: list[dict], keys: list[str]) -> None:
+    """One statement for the whole batch (the rows as arrays, unnested): a row per round trip, even
+    pipelined, made roll-ups slower than the contracts they sum. Keys are unique within ``rows``."""
+    columns = list(rows[0])
+
+    def array_type(column: str) -> str:
+        if column in _INTEGER_COLUMNS:
+            return "integer[]"
+        return "numeric[]" if column in _MONEY_COLUMNS else "text[]"
+
+    arrays = ", ".join(f"CAST(:{column} AS {array_type(column)})" for column in columns)
+    name = table.name
+    statement = text(
+        f"INSERT INTO {name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET count = {name}.count + EXCLUDED.count,"
+        f" contract_amount = {name}.contract_amount + EXCLUDED.contract_amount,"
+        f" tech_amount = {name}.tech_amount + EXCLUDED.tech_amount"
+    )
+    db.session.execute(statement, {column: [row[column] for row in rows] for column in columns})
+
+
+def rebuild(batch_size: int = 5000) -> int:
+    """Recompute every roll-up from the counted contracts (repair, or backfill after a restore); flushes.
+
+    Returns how many contracts were counted. The caller commits once, so readers never see it half done.
+    """
+    db.session.execute(delete(TurnoverRollup))
+    db.session.execute(delete(PartyRollup))
+    counted = 0
+    batch: list[tuple[ContractFacts, int]] = []
+    statement = select(C).where(C.status.in_([str(status) for status in COUNTED_STATUSES]))
+    for contract in db.session.scalars(statement.execution_options(yield_per=batch_size)):
+        facts = facts_of(contract)
+        if facts is not None:
+            batch.append((facts, 1))
+            counted += 1
+        if len(batch) >= batch_size:
+            apply(batch)
+            batch = []
+    apply(batch)
+    return counted
 
 
 def _dimension_expressions():
@@ -216,21 +265,3 @@ def verify() -> list[str]:
             if computed.get(key) != stored.get(key):
                 problems.append(f"{'/'.join(map(str, key))}: contracts {computed.get(key)} roll-up {stored.get(key)}")
     return problems
-
-
-def rebuild() -> int:
-    """Replace every roll-up row with totals recomputed from the contracts; flushes, the caller commits."""
-    db.session.execute(delete(TurnoverRollup))
-    db.session.execute(delete(PartyRollup))
-    rows = [
-        {"dimension": d, "key": k, "year": y, "month": m, "count": c, "contract_amount": a, "tech_amount": t}
-        for (d, k, y, m), (c, a, t) in computed_totals().items()
-    ]
-    party_rows = [
-        {"role": r, "year": y, "name": n, "count": c, "contract_amount": a, "tech_amount": t}
-        for (r, y, n), (c, a, t) in computed_party_totals().items()
-    ]
-    for table, batch in ((TurnoverRollup, rows), (PartyRollup, party_rows)):
-        for start in range(0, len(batch), 1000):
-            db.session.execute(insert(table), batch[start : start + 1000])
-    return len(rows) + len(party_rows)

@@ -1,9 +1,9 @@
-// Turnover dashboard: draw each section's chart from the JSON block #stats-data (amounts in 万元).
+// Turnover dashboard: draw each section's chart from the JSON in #stats-data's data-stats (amounts in 万元).
 // The table beside each chart carries the same numbers; without JavaScript the tables remain.
 document.addEventListener("DOMContentLoaded", () => {
   const source = document.getElementById("stats-data");
   if (!source || typeof echarts === "undefined") return;
-  const data = JSON.parse(source.textContent);
+  const data = JSON.parse(source.dataset.stats);
   const names = data.names;
   const charts = [];
   const toNumber = (values) => (values || []).map((value) => (value === null ? null : Number(value)));
@@ -39,7 +39,7 @@ document.addEventListener("DOMContentLoaded", () => {
         data: section.labels,
         axisLabel: { interval: 0, rotate: many ? 40 : 0, fontSize: 11 },
       },
-      yAxis: { type: "value", name: "万元", axisLabel: { fontSize: 11 } },
+      yAxis: { type: "value", name: names.unit, axisLabel: { fontSize: 11 } },
       series,
     });
     charts.push(chart);
