@@ -36,6 +36,7 @@ from marketplace.listings.models import (
 )
 from marketplace.messaging.models import InquiryMessage, InquiryThread
 from marketplace.notifications.services import notify
+from marketplace.stats.models import Target
 
 DATA = Path(__file__).parent / "data"
 DEMO_PASSWORD = "demo2025"
@@ -91,6 +92,7 @@ def seed(echo=print) -> bool:
     seed_deals(users, echo=echo)
     seed_contracts(echo)
     _contracts_of_demo_deals(users["admin"])
+    _demo_target()
     db.session.commit()
     echo(f"demo accounts ({DEMO_PASSWORD}): " + ", ".join(demo_email(a[0]) for a in ACCOUNTS))
     return True
@@ -301,8 +303,26 @@ def _contracts_of_demo_deals(admin: User) -> None:
     stages = (DealStage.REGISTERED, DealStage.PERFORMING, DealStage.WON)
     deals = db.session.scalars(select(Deal).where(Deal.stage.in_(stages)).order_by(Deal.id))
     for number, deal in enumerate(deals, start=1):
-        if deal.contracts:
+        if deal.contracts or deal.buyer_org is None or deal.seller_org is None:
             continue
         signed_on = as_utc(deal.stage_changed_at).date() - timedelta(days=40)
         contract = contracts.create_from_deal(admin, deal, {"signed_on": signed_on})
         contracts.register(admin, contract, f"2026370299{number:06d}", signed_on + timedelta(days=21))
+
+
+def _demo_target() -> None:
+    """The plans' 2025 targets are in the past by now; a West Coast target for the current year (clearly
+    labelled as a demo, not a plan's figure) shows how the dashboard projects a target still ahead."""
+    year = date.today().year
+    if db.session.scalar(select(Target.id).filter_by(scope="huangdao", metric="contract_amount", year=year)):
+        return
+    db.session.add(
+        Target(
+            scope="huangdao",
+            metric="contract_amount",
+            measure="output",
+            year=year,
+            value=Decimal(100 * 100_000_000),
+            source="演示数据：示例目标（非规划口径），用于展示尚未达成目标的进度与年末预测",
+        )
+    )
