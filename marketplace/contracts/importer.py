@@ -92,7 +92,7 @@ def insert_contracts(rows: list[dict[str, Any]]) -> None:
     db.session.execute(insert(TechContract.__table__), rows)  # Core executemany: no ORM bookkeeping per row
     changes = []
     for row in rows:
-        facts = rollup.facts_of(SimpleNamespace(deal_id=None, **row, counted=row["status"] in _COUNTED))
+        facts = rollup.facts_of(SimpleNamespace(**{"deal_id": None, **row}, counted=row["status"] in _COUNTED))
         if facts is not None:
             changes.append((facts, 1))
     rollup.apply(changes)
