@@ -287,6 +287,7 @@ def test_target_ahead_in_its_own_year_projects_the_shortfall():
     assert status.elapsed_days == 61 and status.days_in_year == 366  # leap year
     assert status.projection == Decimal("1800.00")  # 300 ÷ 61 × 366
     assert status.projected_gap == Decimal("-800.00")  # projected to pass by 800
+    assert status.gap == Decimal(700)  # still to register this year: 1000 − 300 so far, not − last year's 500
 
 
 def test_target_of_a_past_year_not_reached_shows_missed_by_how_much():

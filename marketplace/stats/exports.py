@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from marketplace.core.money import CENT, WAN
+from marketplace.core.money import CENT, WAN, YI
 from marketplace.stats import queries, targets
 
 # The sections a public visitor may see and download: aggregate figures, no party named.
@@ -116,30 +116,38 @@ def section(name: str, year: int | None) -> Section:
 
 
 def chart_data(sections: list[Section]) -> dict:
-    """What static/js/stats-charts.js draws: amounts in 万元 (display only; the tables carry 元)."""
-
-    def wan(amount: Decimal | None) -> str | None:
-        return None if amount is None else str((amount / WAN).quantize(CENT))
-
-    series_names = {
+    """What static/js/stats-charts.js draws, per section in 亿元 when its largest figure reaches 1 亿
+    and in 万元 otherwise (display only; the tables carry 元)."""
+    in_yi = {
+        "contract": _("成交额（亿元）"),
+        "tech": _("技术交易额（亿元）"),
+        "published": _("公布成交额（亿元）"),
+        "unit": _("亿元"),
+    }
+    in_wan = {
         "contract": _("成交额（万元）"),
         "tech": _("技术交易额（万元）"),
         "published": _("公布成交额（万元）"),
         "unit": _("万元"),
     }
-    return {
-        "names": series_names,
-        "sections": {
-            item.name: {
-                "labels": [row.label for row in item.rows],
-                "contract": [wan(row.contract_amount) for row in item.rows],
-                "tech": [wan(row.tech_amount) for row in item.rows],
-                "published": [wan(row.published) for row in item.rows] if item.has_published else None,
-            }
-            for item in sections
-            if item.chart != "none"
-        },
-    }
+
+    def section(item: Section) -> dict:
+        amounts = [a for row in item.rows for a in (row.contract_amount, row.published) if a is not None]
+        large = bool(amounts) and max(amounts) >= YI
+        divisor = YI if large else WAN
+
+        def scaled(amount: Decimal | None) -> str | None:
+            return None if amount is None else str((amount / divisor).quantize(CENT))
+
+        return {
+            "names": in_yi if large else in_wan,
+            "labels": [row.label for row in item.rows],
+            "contract": [scaled(row.contract_amount) for row in item.rows],
+            "tech": [scaled(row.tech_amount) for row in item.rows],
+            "published": [scaled(row.published) for row in item.rows] if item.has_published else None,
+        }
+
+    return {"sections": {item.name: section(item) for item in sections if item.chart != "none"}}
 
 
 def _header(item: Section) -> list[str]:

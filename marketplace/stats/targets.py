@@ -58,7 +58,8 @@ class TargetStatus:
     latest_year: int | None = None
     latest_value: Decimal | None = None
     latest_source: str | None = None
-    gap: Decimal | None = None  # target − latest_value (ahead), target − the target year's figure (missed)
+    # target − ytd (ahead, this year), − latest_value (ahead, a later year), − the year's figure (missed)
+    gap: Decimal | None = None
     needed_growth: Decimal | None = None  # growth per year from latest_year to reach the target: 0.1234 = 12.34 %
     ytd: Decimal | None = None  # this year's registered total so far
     elapsed_days: int | None = None
@@ -144,7 +145,9 @@ def evaluate(
         return status
     status.state = AHEAD
     if status.latest_value is not None:
-        status.gap = value - status.latest_value
+        # A target for this year is measured against what is registered so far this year;
+        # one for a later year against the latest full year (the base of the growth needed).
+        status.gap = value - (status.ytd if year == current and status.ytd is not None else status.latest_value)
         if status.latest_value > 0:
             span = year - status.latest_year
             ratio = value / status.latest_value

@@ -1,16 +1,16 @@
-// Turnover dashboard: draw each section's chart from the JSON in #stats-data's data-stats (amounts in 万元).
+// Turnover dashboard: draw each section's chart from the JSON in #stats-data's data-stats (amounts in each section's unit: 亿元 or 万元).
 // The table beside each chart carries the same numbers; without JavaScript the tables remain.
 document.addEventListener("DOMContentLoaded", () => {
   const source = document.getElementById("stats-data");
   if (!source || typeof echarts === "undefined") return;
   const data = JSON.parse(source.dataset.stats);
-  const names = data.names;
   const charts = [];
   const toNumber = (values) => (values || []).map((value) => (value === null ? null : Number(value)));
 
   document.querySelectorAll("[data-chart]").forEach((element) => {
     const section = data.sections[element.dataset.chart];
     if (!section) return;
+    const names = section.names;
     const series = [
       { name: names.contract, type: "bar", data: toNumber(section.contract), itemStyle: { color: "#1f6feb" } },
       { name: names.tech, type: "bar", data: toNumber(section.tech), itemStyle: { color: "#2da44e" } },
