@@ -262,6 +262,29 @@ def test_link_deal_moves_totals_to_via_platform(app, admin):
     assert rollup()[0] == 1
 
 
+def test_registering_the_contract_of_a_signed_deal_moves_the_deal_to_registered(app, admin):
+    broker = make_user(Role.BROKER, org=None)
+    deal = make_deal(broker=broker, expected_value=D("500000.00"))
+    contract = services.create_from_deal(broker, deal)
+    db.session.commit()
+    assert deal.stage == "signed"  # a draft registers nothing
+    services.register(admin, contract, "2025370200000099", date(2025, 6, 1))
+    db.session.commit()
+    db.session.refresh(deal)
+    assert deal.stage == "registered"
+    event = db.session.scalar(select(DealEvent).filter_by(deal_id=deal.id, kind="stage"))
+    assert (event.detail["from"], event.detail["to"], event.actor_id) == ("signed", "registered", admin.id)
+
+
+def test_linking_a_registered_contract_to_a_negotiating_deal_leaves_its_stage(app, admin):
+    broker = make_user(Role.BROKER, org=None)
+    deal = make_deal(stage="negotiating", broker=broker)
+    services.link_deal(broker, registered(admin), deal)
+    db.session.commit()
+    db.session.refresh(deal)
+    assert deal.stage == "negotiating"  # only a signed deal is moved on; the rest is the broker's call
+
+
 # --- proposals -----------------------------------------------------------------------------------
 
 

@@ -28,6 +28,10 @@ from marketplace.core import audit, taxonomy
 from marketplace.core.errors import PermissionDenied, ServiceError
 from marketplace.core.models import utcnow
 from marketplace.core.money import CENT
+from marketplace.deals import permissions as deal_permissions
+from marketplace.deals import services as deal_services
+from marketplace.deals import stages as deal_stages
+from marketplace.deals.models import DealStage
 from marketplace.extensions import db
 from marketplace.stats import rollup
 
@@ -188,6 +192,7 @@ def register(user, contract: TechContract, registration_no: str, registered_on: 
     rollup.record_change(before, rollup.facts_of(contract))
     db.session.flush()
     audit.record(user, "contract.register", contract, registration_no=number, registered_on=str(registered_on))
+    _advance_deal(user, contract, contract.deal)
     return contract
 
 
@@ -334,7 +339,24 @@ def link_deal(user, contract: TechContract, deal) -> TechContract:
     _deal_event(user, deal, contract, "linked")
     db.session.flush()
     audit.record(user, "contract.link_deal", contract, deal_id=deal.id)
+    _advance_deal(user, contract, deal)
     return contract
+
+
+def _advance_deal(user, contract: TechContract, deal) -> None:
+    """A signed deal whose contract is registered is 已登记: the registration says so, the broker need not.
+
+    Done as ``user`` through the deal's own stage table, so only someone who may make that move makes it;
+    anyone else (or a deal at another stage) leaves the stage to the broker.
+    """
+    if deal is None or not contract.counted or deal.stage != DealStage.SIGNED:
+        return
+    if not (deal_permissions.can_work(user, deal) and deal_stages.move(deal.stage, DealStage.REGISTERED)):
+        return
+    db.session.expire(deal, ["contracts"])  # the link made above is not in the loaded collection yet
+    deal_services.change_stage(
+        user, deal, DealStage.REGISTERED, note=_("合同已认定登记（登记号 %(no)s）", no=contract.registration_no)
+    )
 
 
 def unlink_deal(user, contract: TechContract) -> TechContract:
