@@ -11,40 +11,24 @@ tests instead of skipping them. On a developer machine without it they say so an
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-
 import pytest
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from marketplace import create_app
 from marketplace.accounts.roles import Role
 from marketplace.discovery import outbox
 from marketplace.discovery import services as discovery
 from marketplace.extensions import db
 from marketplace.matchmaking.models import MatchPair
-from tests.factories import PASSWORD, make_listing, make_user
+from tests.browser_support import chrome, requires_browser, serving, sign_in_with, site_app
+from tests.factories import make_listing, make_user
 
-CHROMEDRIVER = shutil.which("chromedriver")
-if CHROMEDRIVER is None and os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
-    pytest.fail("REQUIRE_BROWSER_TESTS=1 but chromedriver is not installed", pytrace=False)
-pytestmark = pytest.mark.skipif(CHROMEDRIVER is None, reason="Chromium/chromedriver not installed (apt-get)")
+pytestmark = requires_browser
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     instance = tmp_path_factory.mktemp("browser-site")
-    app = create_app(
-        {
-            "ENV": "development",
-            "INSTANCE_PATH": str(instance),
-            "MAIL_BACKEND": "memory",
-            "DATABASE_URL": f"sqlite:///{instance / 'site.db'}",
-            "SECRET_KEY": "browser-tests",
-        }
-    )
+    app = site_app(instance)
     with app.app_context():
         upgrade()
         discovery.ensure_index()
@@ -71,42 +55,19 @@ def site(tmp_path_factory):
         )
         db.session.commit()
         emails = {role: user.email for role, user in people.items()}
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "emails": emails, "app": app}
-    server.shutdown()
+    with serving(app) as url:
+        yield {"url": url, "emails": emails, "app": app}
 
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
+    driver = chrome(tmp_path / "profile")
     yield driver
     driver.quit()
 
 
 def sign_in(browser, site, role: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(site["url"] + "/account/login")
-    browser.find_element(By.NAME, "email").send_keys(site["emails"][role])
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/account/login" not in driver.current_url)
+    sign_in_with(browser, site["url"], site["emails"][role])
 
 
 def flash_text(browser) -> str:

@@ -5,41 +5,26 @@ Same fixtures and skip rules as tests/test_browser.py (Debian's headless Chromiu
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from marketplace import create_app
 from marketplace.accounts.roles import Role
 from marketplace.contracts.models import TechContract
 from marketplace.extensions import db
 from marketplace.stats import rollup
-from tests.factories import PASSWORD, make_user
+from tests.browser_support import chrome, requires_browser, serving, sign_in_with, site_app
+from tests.factories import make_user
 
-CHROMEDRIVER = shutil.which("chromedriver")
-if CHROMEDRIVER is None and os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
-    pytest.fail("REQUIRE_BROWSER_TESTS=1 but chromedriver is not installed", pytrace=False)
-pytestmark = pytest.mark.skipif(CHROMEDRIVER is None, reason="Chromium/chromedriver not installed (apt-get)")
+pytestmark = requires_browser
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     instance = tmp_path_factory.mktemp("browser-stats")
-    app = create_app(
-        {
-            "ENV": "development",
-            "INSTANCE_PATH": str(instance),
-            "MAIL_BACKEND": "memory",
-            "DATABASE_URL": f"sqlite:///{instance / 'site.db'}",
-            "SECRET_KEY": "browser-tests",
-        }
-    )
+    app = site_app(instance)
     with app.app_context():
         upgrade()  # migrations seed the targets and the published figures
         admin = make_user(Role.ADMIN, org=None)
@@ -66,43 +51,19 @@ def site(tmp_path_factory):
             rollup.record_change(None, rollup.facts_of(contract))
         db.session.commit()
         email = admin.email
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "email": email}
-    server.shutdown()
+    with serving(app) as url:
+        yield {"url": url, "email": email}
 
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
+    driver = chrome(tmp_path / "profile", console_log=True)
     yield driver
     driver.quit()
 
 
 def sign_in(browser, site) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(site["url"] + "/account/login")
-    browser.find_element(By.NAME, "email").send_keys(site["email"])
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/account/login" not in driver.current_url)
+    sign_in_with(browser, site["url"], site["email"])
 
 
 def console_errors(browser) -> list[str]:

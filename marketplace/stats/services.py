@@ -30,45 +30,40 @@ def _check_unique(model, obj, data: dict) -> None:
         raise ServiceError(_("该范围、指标和年份已有一条记录"))
 
 
-def save_target(actor, target: Target | None, data: dict) -> Target:
+def _save(actor, model, obj, fields, data: dict, noun: str):
+    """Create or update a target or a published figure, audited with its values before and after."""
     require_capability(actor, "stats.manage")
-    _check_unique(Target, target, data)
-    created = target is None
-    before = {} if created else _snapshot(target, TARGET_FIELDS)
-    target = target or Target()
-    for name in TARGET_FIELDS:
-        setattr(target, name, data.get(name))
-    db.session.add(target)
+    _check_unique(model, obj, data)
+    created = obj is None
+    before = {} if created else _snapshot(obj, fields)
+    obj = obj or model()
+    for name in fields:
+        setattr(obj, name, data.get(name))
+    db.session.add(obj)
     db.session.flush()
-    after = _snapshot(target, TARGET_FIELDS)
-    record(actor, "stats.target_created" if created else "stats.target_updated", target, before=before, after=after)
-    return target
+    after = _snapshot(obj, fields)
+    record(actor, f"stats.{noun}_created" if created else f"stats.{noun}_updated", obj, before=before, after=after)
+    return obj
+
+
+def _delete(actor, obj, fields, noun: str) -> None:
+    require_capability(actor, "stats.manage")
+    record(actor, f"stats.{noun}_deleted", obj, before=_snapshot(obj, fields))
+    db.session.delete(obj)
+    db.session.flush()
+
+
+def save_target(actor, target: Target | None, data: dict) -> Target:
+    return _save(actor, Target, target, TARGET_FIELDS, data, "target")
 
 
 def delete_target(actor, target: Target) -> None:
-    require_capability(actor, "stats.manage")
-    record(actor, "stats.target_deleted", target, before=_snapshot(target, TARGET_FIELDS))
-    db.session.delete(target)
-    db.session.flush()
+    _delete(actor, target, TARGET_FIELDS, "target")
 
 
 def save_figure(actor, figure: PublishedFigure | None, data: dict) -> PublishedFigure:
-    require_capability(actor, "stats.manage")
-    _check_unique(PublishedFigure, figure, data)
-    created = figure is None
-    before = {} if created else _snapshot(figure, FIGURE_FIELDS)
-    figure = figure or PublishedFigure()
-    for name in FIGURE_FIELDS:
-        setattr(figure, name, data.get(name))
-    db.session.add(figure)
-    db.session.flush()
-    after = _snapshot(figure, FIGURE_FIELDS)
-    record(actor, "stats.figure_created" if created else "stats.figure_updated", figure, before=before, after=after)
-    return figure
+    return _save(actor, PublishedFigure, figure, FIGURE_FIELDS, data, "figure")
 
 
 def delete_figure(actor, figure: PublishedFigure) -> None:
-    require_capability(actor, "stats.manage")
-    record(actor, "stats.figure_deleted", figure, before=_snapshot(figure, FIGURE_FIELDS))
-    db.session.delete(figure)
-    db.session.flush()
+    _delete(actor, figure, FIGURE_FIELDS, "figure")
