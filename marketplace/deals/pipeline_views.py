@@ -12,9 +12,9 @@ from marketplace.core import taxonomy
 from marketplace.core.actions import perform
 from marketplace.core.models import as_utc, utcnow
 from marketplace.core.pagination import paginate
+from marketplace.core.spreadsheet import download
 from marketplace.deals import pipeline, rewards
 from marketplace.deals.blueprint import bp
-from marketplace.deals.export import download
 from marketplace.deals.models import (
     CLOSED_STAGES,
     DEAL_STAGE_LABELS,

@@ -3,7 +3,6 @@ are all built from ``section(name, year)``, so the numbers cannot differ."""
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -12,6 +11,7 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from marketplace.core import spreadsheet
 from marketplace.core.money import CENT, WAN, YI
 from marketplace.stats import queries, targets
 
@@ -186,14 +186,10 @@ def _caption(item: Section) -> str:
 
 def to_csv(item: Section) -> bytes:
     """UTF-8 with a BOM so that Excel opens it as UTF-8; amounts as plain decimals (no separators)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(_header(item))
-    for row in item.rows:
-        writer.writerow(["" if cell is None else str(cell) for cell in _cells(item, row)])
+    rows = [_cells(item, row) for row in item.rows]
     if item.chart != "none":
-        writer.writerow(["" if cell is None else str(cell) for cell in _cells(item, item.total)][:6])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        rows.append(_cells(item, item.total)[:6])
+    return spreadsheet.to_csv(_header(item), rows)
 
 
 def to_xlsx(item: Section) -> bytes:
@@ -207,7 +203,8 @@ def to_xlsx(item: Section) -> bytes:
         cell.font = Font(bold=True)
     rows = [*item.rows, item.total] if item.chart != "none" else item.rows
     for row in rows:
-        sheet.append(_cells(item, row) if row.key != "total" else _cells(item, row)[:6])
+        cells = _cells(item, row) if row.key != "total" else _cells(item, row)[:6]
+        sheet.append([spreadsheet.xlsx_value(cell) for cell in cells])
     for column in ("C", "E", "G"):
         for cell in sheet[column][2:]:
             cell.number_format = "#,##0.00"

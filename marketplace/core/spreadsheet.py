@@ -43,6 +43,16 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+def xlsx_value(value):
+    """A cell value as written to a sheet: no time zone (Excel has none; every time stored is UTC), and a
+    text that would be read as a formula kept as text."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str) and value[:1] == "=":
+        return "'" + value
+    return value
+
+
 def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], title: str = "Sheet1") -> bytes:
     from openpyxl import Workbook  # only exports need it
 
@@ -50,14 +60,7 @@ def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], title: str = "Shee
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append(list(headers))
     for row in rows:
-        cells = []
-        for value in row:
-            if isinstance(value, datetime):
-                value = value.replace(tzinfo=None)  # Excel has no time zones; every time stored is UTC
-            elif isinstance(value, str) and value[:1] == "=":
-                value = "'" + value
-            cells.append(value)
-        sheet.append(cells)
+        sheet.append([xlsx_value(value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
